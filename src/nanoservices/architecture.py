@@ -1,0 +1,196 @@
+"""spigo's architecture format ("arch-0.0"/"arch-0.1"), read unchanged, validated all at once.
+
+Every problem found is reported together, each with the file and the JSON path of the field,
+so a broken file is fixed in one pass. Nothing here raises anything but InputError.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+
+from nanoservices.packages.base import known_packages
+from nanoservices.problems import InputError, Problem
+
+CROSS_REGION = "eureka"  # a dependency that is not a service: "register with every region's Eureka"
+
+
+class Service(BaseModel):
+    """One tier. Field names are spigo's; `version` is a nanoservices extension."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: StrictStr
+    package: StrictStr
+    count: StrictInt = Field(ge=0)  # instances per region before scaling; 0 = one cross-zone instance
+    regions: StrictInt = Field(default=0, ge=0)  # 0 = one global instance (DNS); spigo's default
+    dependencies: list[StrictStr] | None = None
+    machine: StrictStr = ""
+    instance: StrictStr = ""
+    container: StrictStr = ""
+    process: StrictStr = ""
+    useCustomGuesstimate: StrictBool = False  # noqa: N815  (spigo's JSON key)
+    guesstimateType: StrictStr = ""  # noqa: N815
+    guesstimateValue: StrictStr = ""  # noqa: N815
+    # nanoservices extension: the version label instances of this service start with (deploys roll it).
+    version: StrictStr = "v1"
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """Service dependencies, without the special `eureka` marker and empty names."""
+        return tuple(d for d in (self.dependencies or ()) if d and d != CROSS_REGION)
+
+    @property
+    def cross_region(self) -> bool:
+        return CROSS_REGION in (self.dependencies or ())
+
+
+class Architecture(BaseModel):
+    """A whole architecture file. `name` is what instance names start with (spigo's -a value)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: StrictStr = Field(default="", exclude=True)
+    arch: StrictStr = ""
+    version: StrictStr = ""
+    description: StrictStr = ""
+    args: StrictStr = ""
+    date: StrictStr = ""
+    victim: StrictStr = ""
+    services: list[Service]
+
+
+def architecture_name(path: Path) -> str:
+    """spigo's -a name: `json_arch/lamp_arch.json` is `lamp`."""
+    stem = path.stem
+    return stem[: -len("_arch")] if stem.endswith("_arch") else stem
+
+
+def load_architecture(path: Path | str, name: str | None = None) -> Architecture:
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError([Problem(source, "", "no such file; give a path or a name from `nanoservices list`")]) from None
+    except OSError as exc:
+        raise InputError([Problem(source, "", f"cannot read: {exc.strerror}")]) from None
+    return parse_architecture(text, source, name or architecture_name(path))
+
+
+def parse_architecture(text: bytes | str, source: str, name: str) -> Architecture:
+    document = _parse_json(text, source)
+    if not isinstance(document, dict):
+        kind = type(document).__name__ if document is not None else "null"
+        raise InputError([Problem(source, "$", f"expected a JSON object with a 'services' list, got {_json_kind(kind)}")])
+    try:
+        architecture = Architecture.model_validate({**document, "name": name})
+    except ValidationError as exc:
+        raise InputError([_pydantic_problem(source, e) for e in exc.errors()]) from None
+    problems = semantic_problems(architecture, source)
+    if problems:
+        raise InputError(problems)
+    return architecture
+
+
+def semantic_problems(architecture: Architecture, source: str) -> list[Problem]:
+    """Rules that span fields: unique names, known packages, resolvable dependencies, victim."""
+    problems: list[Problem] = []
+    packages = known_packages()
+    names: dict[str, int] = {}
+    if not architecture.services:
+        problems.append(Problem(source, "$.services", "no services: add at least one service"))
+    for i, service in enumerate(architecture.services):
+        where = f"$.services[{i}]"
+        if not service.name:
+            problems.append(Problem(source, f"{where}.name", "empty service name"))
+        elif "." in service.name:
+            problems.append(
+                Problem(source, f"{where}.name", f"service name {service.name!r} contains a dot; instance names are dot-separated")
+            )
+        if service.name in names:
+            problems.append(
+                Problem(
+                    source,
+                    f"{where}.name",
+                    f"duplicate service name {service.name!r} (first at $.services[{names[service.name]}])",
+                )
+            )
+        else:
+            names[service.name] = i
+        if service.package not in packages:
+            hint = ", ".join(sorted(packages))
+            problems.append(
+                Problem(source, f"{where}.package", f"unknown package {service.package!r}; known packages: {hint}")
+            )
+    for i, service in enumerate(architecture.services):
+        for j, dep in enumerate(service.dependencies or ()):
+            if dep and dep != CROSS_REGION and dep not in names:
+                problems.append(
+                    Problem(
+                        source,
+                        f"$.services[{i}].dependencies[{j}]",
+                        f"unknown dependency {dep!r} of service {service.name!r}: no service has that name",
+                    )
+                )
+    if architecture.victim and architecture.victim not in names:
+        problems.append(
+            Problem(source, "$.victim", f"victim {architecture.victim!r} is not a service of this architecture")
+        )
+    return problems
+
+
+def _parse_json(text: bytes | str, source: str) -> Any:
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InputError([Problem(source, "", f"not UTF-8 text (byte {exc.start}); an architecture is a JSON file")]) from None
+    if not text.strip():
+        raise InputError([Problem(source, "", "empty file; an architecture is a JSON object with a 'services' list")])
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError([Problem(source, f"line {exc.lineno} column {exc.colno}", f"malformed JSON: {exc.msg}")]) from None
+    except RecursionError:
+        raise InputError([Problem(source, "", "malformed JSON: nested too deeply")]) from None
+
+
+def _json_kind(python_kind: str) -> str:
+    return {"list": "an array", "str": "a string", "int": "a number", "float": "a number", "bool": "a boolean"}.get(
+        python_kind, python_kind
+    )
+
+
+def _json_path(loc: tuple[int | str, ...]) -> str:
+    path = "$"
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _pydantic_problem(source: str, error: Any) -> Problem:
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    got = error.get("input")
+    if kind == "missing":
+        message = "missing required key"
+    elif kind == "extra_forbidden":
+        message = "unknown key (spigo's keys: name, package, count, regions, dependencies, machine, instance, container, process)"
+        if len(loc) <= 1:
+            message = "unknown key (spigo's keys: arch, version, description, args, date, victim, services)"
+    else:
+        shown = json.dumps(got)[:60] if _jsonable(got) else type(got).__name__
+        message = f"{error['msg'].lower()}, got {shown}"
+    return Problem(source, _json_path(loc), message)
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -1,0 +1,121 @@
+"""The one message type every simulated instance exchanges, and its msgpack codec.
+
+Kinds are spigo's "impositions". A message is a plain slotted object rather than a pydantic model:
+it is created for every hop, so it must cost as little as possible.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import msgpack
+
+
+class Kind(IntEnum):
+    HELLO = 0
+    NAME_DROP = 1
+    CHAT = 2
+    GOLD_COIN = 3
+    INFORM = 4
+    GET_REQUEST = 5
+    GET_RESPONSE = 6
+    PUT = 7
+    REPLICATE = 8
+    FORGET = 9
+    DELETE = 10
+    GOODBYE = 11
+    PUT_RESPONSE = 12  # nanoservices: writes are acknowledged, so every request ends explicitly
+
+
+class Status(IntEnum):
+    """How a response ended. Everything but OK counts as a failed request, by this reason."""
+
+    OK = 0
+    NO_ROUTE = 1  # the callee knew no instance to pass the request on to
+    DEAD_INSTANCE = 2  # the target's host actor is gone (killed by chaos, or crashed)
+    STOPPED = 3  # the target instance has stopped, its host is still alive
+    TIMEOUT = 4  # no answer within the request timeout
+    SHUTDOWN = 5  # the run ended while the request was in flight
+
+
+REQUEST_KINDS = frozenset({Kind.GET_REQUEST, Kind.PUT})
+RESPONSE_KINDS = frozenset({Kind.GET_RESPONSE, Kind.PUT_RESPONSE})
+RESPONSE_FOR = {Kind.GET_REQUEST: Kind.GET_RESPONSE, Kind.PUT: Kind.PUT_RESPONSE}
+
+
+class Message:
+    """One hop. `request_id` pairs a response with the request that the `reply_to` instance sent."""
+
+    __slots__ = ("kind", "payload", "reply_to", "request_id", "sender", "sent", "status", "target", "trace")
+
+    def __init__(
+        self,
+        *,
+        kind: Kind,
+        sender: str,
+        target: str,
+        payload: str = "",
+        request_id: int = 0,
+        reply_to: str = "",
+        status: Status = Status.OK,
+        trace: str = "",
+        sent: float = 0.0,
+    ) -> None:
+        self.kind = kind
+        self.sender = sender
+        self.target = target
+        self.payload = payload
+        self.request_id = request_id
+        self.reply_to = reply_to
+        self.status = status
+        self.trace = trace  # W3C traceparent of the span that sent it, "" when untraced
+        self.sent = sent
+
+    @property
+    def is_request(self) -> bool:
+        return self.kind in REQUEST_KINDS
+
+    @property
+    def is_response(self) -> bool:
+        return self.kind in RESPONSE_KINDS
+
+    def __repr__(self) -> str:
+        return (
+            f"Message({self.kind.name} {self.sender} -> {self.target} {self.payload!r} "
+            f"req={self.request_id} status={self.status.name})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Message) and _fields(self) == _fields(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable value object
+
+
+def _fields(m: Message) -> tuple[object, ...]:
+    return (m.kind, m.sender, m.target, m.payload, m.request_id, m.reply_to, m.status, m.trace, m.sent)
+
+
+def encode_batch(batch: list[Message]) -> bytes:
+    """Messages for one destination host, packed into one Ray call argument."""
+    return msgpack.packb([_fields(m) for m in batch], use_bin_type=True)
+
+
+def decode_batch(data: bytes) -> list[Message]:
+    out = []
+    for kind, sender, target, payload, request_id, reply_to, status, trace, sent in msgpack.unpackb(
+        data, raw=False, use_list=False
+    ):
+        out.append(
+            Message(
+                kind=Kind(kind),
+                sender=sender,
+                target=target,
+                payload=payload,
+                request_id=request_id,
+                reply_to=reply_to,
+                status=Status(status),
+                trace=trace,
+                sent=sent,
+            )
+        )
+    return out

@@ -1,0 +1,119 @@
+"""What a simulated package is: a plain class that reacts to messages through an InstanceContext.
+
+No Ray here. The runtime (or a test's fake context) owns delivery, discovery, timers and tracing;
+a behaviour only decides what to send. Subclasses register themselves by package name, so the
+architecture validator and the spawner read one registry.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+from nanoservices.messages import Kind, Message, Status
+
+if TYPE_CHECKING:
+    from nanoservices.plan import InstanceSpec
+
+_REGISTRY: dict[str, type[Behaviour]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """A discovered instance, as a caller sees it."""
+
+    name: str  # nine-field full name
+    service: str
+    package: str
+    region: str
+    zone: str
+
+
+ReplyHandler = Callable[[Message], None]
+
+
+class InstanceContext(Protocol):
+    """Everything a behaviour may touch. Implemented by the runtime host and by test fakes."""
+
+    spec: InstanceSpec
+    rng: random.Random  # seeded from the run seed and the instance name
+
+    @property
+    def routes(self) -> Mapping[str, Peer]:
+        """Dependency instances discovered so far (zone filter applied), by full name."""
+        ...
+
+    def now(self) -> float: ...
+
+    def call(self, target: str, kind: Kind, payload: str, on_reply: ReplyHandler) -> None:
+        """Send a request; on_reply gets its response, or a failure response (status != OK)."""
+        ...
+
+    def forward(self, request: Message, target: str) -> None:
+        """Pass a request on to target and relay its response (or failure) back to the requester."""
+        ...
+
+    def reply(self, request: Message, payload: str, status: Status = Status.OK) -> None:
+        """Answer a request received earlier (the response kind follows the request kind)."""
+        ...
+
+    def send(self, target: str, kind: Kind, payload: str) -> None:
+        """One-way message (Replicate, NameDrop, GoldCoin...): no response is expected."""
+        ...
+
+    def connect(self, name: str) -> None:
+        """Learn of an instance outside discovery (pirates' buddies); recorded as a graph edge."""
+        ...
+
+    def every(self, interval: float, tick: Callable[[], None]) -> None:
+        """Call tick every interval seconds until the instance stops."""
+        ...
+
+
+class Behaviour:
+    """Base of every simulated package. Unhandled kinds are ignored, as spigo's actors ignore them."""
+
+    packages: ClassVar[tuple[str, ...]] = ()  # the package names this class simulates
+    cross_zone: ClassVar[bool] = True  # False: accept discovered instances only from the own zone
+    generates_traffic: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in cls.packages:
+            if name in _REGISTRY:
+                raise RuntimeError(f"package {name!r} registered twice ({_REGISTRY[name]} and {cls})")
+            _REGISTRY[name] = cls
+
+    def __init__(self, ctx: InstanceContext) -> None:
+        self.ctx = ctx
+
+    def start(self) -> None:
+        """Called once the instance is registered and wired; traffic sources start timers here."""
+
+    def on_routes_changed(self) -> None:
+        """Called after discovery added or removed routes."""
+
+    def on_message(self, msg: Message) -> None:
+        """A request or one-way message addressed to this instance."""
+        if msg.is_request:
+            self.ctx.reply(msg, "", Status.NO_ROUTE)
+
+    def stop(self) -> None:
+        """Called when the instance stops (normally or by chaos)."""
+
+
+def behaviour_for(package: str) -> type[Behaviour]:
+    _load_all()
+    return _REGISTRY[package]
+
+
+def known_packages() -> frozenset[str]:
+    _load_all()
+    return frozenset(_REGISTRY)
+
+
+def _load_all() -> None:
+    # Importing the package modules registers them; done lazily so importing base stays cheap.
+    import nanoservices.packages  # noqa: F401
