@@ -12,7 +12,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
-from nanoservices.packages.base import known_packages
 from nanoservices.problems import InputError, Problem
 
 CROSS_REGION = "eureka"  # a dependency that is not a service: "register with every region's Eureka"
@@ -32,9 +31,9 @@ class Service(BaseModel):
     instance: StrictStr = ""
     container: StrictStr = ""
     process: StrictStr = ""
-    useCustomGuesstimate: StrictBool = False  # noqa: N815  (spigo's JSON key)
-    guesstimateType: StrictStr = ""  # noqa: N815
-    guesstimateValue: StrictStr = ""  # noqa: N815
+    useCustomGuesstimate: StrictBool = False
+    guesstimateType: StrictStr = ""
+    guesstimateValue: StrictStr = ""
     # nanoservices extension: the version label instances of this service start with (deploys roll it).
     version: StrictStr = "v1"
 
@@ -75,7 +74,9 @@ def load_architecture(path: Path | str, name: str | None = None) -> Architecture
     try:
         text = path.read_bytes()
     except FileNotFoundError:
-        raise InputError([Problem(source, "", "no such file; give a path or a name from `nanoservices list`")]) from None
+        raise InputError(
+            [Problem(source, "", "no such file; give a path or a name from `nanoservices list`")]
+        ) from None
     except OSError as exc:
         raise InputError([Problem(source, "", f"cannot read: {exc.strerror}")]) from None
     return parse_architecture(text, source, name or architecture_name(path))
@@ -85,7 +86,9 @@ def parse_architecture(text: bytes | str, source: str, name: str) -> Architectur
     document = _parse_json(text, source)
     if not isinstance(document, dict):
         kind = type(document).__name__ if document is not None else "null"
-        raise InputError([Problem(source, "$", f"expected a JSON object with a 'services' list, got {_json_kind(kind)}")])
+        raise InputError(
+            [Problem(source, "$", f"expected a JSON object with a 'services' list, got {_json_kind(kind)}")]
+        )
     try:
         architecture = Architecture.model_validate({**document, "name": name})
     except ValidationError as exc:
@@ -98,6 +101,9 @@ def parse_architecture(text: bytes | str, source: str, name: str) -> Architectur
 
 def semantic_problems(architecture: Architecture, source: str) -> list[Problem]:
     """Rules that span fields: unique names, known packages, resolvable dependencies, victim."""
+    # Imported here: package modules import the plan, which is built from architectures.
+    from nanoservices.packages.base import known_packages
+
     problems: list[Problem] = []
     packages = known_packages()
     names: dict[str, int] = {}
@@ -106,17 +112,24 @@ def semantic_problems(architecture: Architecture, source: str) -> list[Problem]:
     for i, service in enumerate(architecture.services):
         where = f"$.services[{i}]"
         if not service.name:
-            problems.append(Problem(source, f"{where}.name", "empty service name"))
+            problems.append(
+                Problem(source, f"{where}.name", "empty service name; give the service a unique name")
+            )
         elif "." in service.name:
             problems.append(
-                Problem(source, f"{where}.name", f"service name {service.name!r} contains a dot; instance names are dot-separated")
+                Problem(
+                    source,
+                    f"{where}.name",
+                    f"service name {service.name!r} has a dot; rename it (instance names are dot-separated)",
+                )
             )
         if service.name in names:
             problems.append(
                 Problem(
                     source,
                     f"{where}.name",
-                    f"duplicate service name {service.name!r} (first at $.services[{names[service.name]}])",
+                    f"duplicate service name {service.name!r} (first at $.services[{names[service.name]}]); "
+                    "rename or remove one",
                 )
             )
         else:
@@ -124,7 +137,9 @@ def semantic_problems(architecture: Architecture, source: str) -> list[Problem]:
         if service.package not in packages:
             hint = ", ".join(sorted(packages))
             problems.append(
-                Problem(source, f"{where}.package", f"unknown package {service.package!r}; known packages: {hint}")
+                Problem(
+                    source, f"{where}.package", f"unknown package {service.package!r}; known packages: {hint}"
+                )
             )
     for i, service in enumerate(architecture.services):
         for j, dep in enumerate(service.dependencies or ()):
@@ -133,12 +148,18 @@ def semantic_problems(architecture: Architecture, source: str) -> list[Problem]:
                     Problem(
                         source,
                         f"$.services[{i}].dependencies[{j}]",
-                        f"unknown dependency {dep!r} of service {service.name!r}: no service has that name",
+                        f"unknown dependency {dep!r} of service {service.name!r}: no service has that name; "
+                        "define it or remove the dependency",
                     )
                 )
     if architecture.victim and architecture.victim not in names:
         problems.append(
-            Problem(source, "$.victim", f"victim {architecture.victim!r} is not a service of this architecture")
+            Problem(
+                source,
+                "$.victim",
+                f"victim {architecture.victim!r} is not a service of this architecture; "
+                "name one of its services or leave it empty",
+            )
         )
     return problems
 
@@ -148,28 +169,56 @@ def _parse_json(text: bytes | str, source: str) -> Any:
         try:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise InputError([Problem(source, "", f"not UTF-8 text (byte {exc.start}); an architecture is a JSON file")]) from None
+            raise InputError(
+                [Problem(source, "", f"not UTF-8 text (byte {exc.start}); an architecture is a JSON file")]
+            ) from None
     if not text.strip():
-        raise InputError([Problem(source, "", "empty file; an architecture is a JSON object with a 'services' list")])
+        raise InputError(
+            [Problem(source, "", "empty file; an architecture is a JSON object with a 'services' list")]
+        )
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError([Problem(source, f"line {exc.lineno} column {exc.colno}", f"malformed JSON: {exc.msg}")]) from None
+        raise InputError(
+            [Problem(source, f"line {exc.lineno} column {exc.colno}", f"malformed JSON: {exc.msg}")]
+        ) from None
     except RecursionError:
-        raise InputError([Problem(source, "", "malformed JSON: nested too deeply")]) from None
+        raise InputError([Problem(source, "", "malformed JSON: nested too deeply; check for unbalanced brackets")]) from None
 
 
 def _json_kind(python_kind: str) -> str:
-    return {"list": "an array", "str": "a string", "int": "a number", "float": "a number", "bool": "a boolean"}.get(
-        python_kind, python_kind
-    )
+    return {
+        "list": "an array",
+        "str": "a string",
+        "int": "a number",
+        "float": "a number",
+        "bool": "a boolean",
+    }.get(python_kind, python_kind)
 
 
 def _json_path(loc: tuple[int | str, ...]) -> str:
     path = "$"
     for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif str(part).isidentifier() or str(part).replace("-", "_").isidentifier():
+            path += f".{part}"
+        else:
+            path += f"[{json.dumps(str(part))}]"
     return path
+
+
+_HINTS = {
+    "services": "add a 'services' list of objects with name, package and count",
+    "name": "add the service's unique name",
+    "package": 'add the behaviour, e.g. "karyon"',
+    "count": "add instances per region, e.g. 3 (0 gives one cross-zone instance)",
+}
+
+
+def _known_keys(loc: tuple[int | str, ...]) -> str:
+    model = Architecture if len(loc) <= 1 else Service
+    return ", ".join(k for k in model.model_fields if k != "name" or model is Service)
 
 
 def _pydantic_problem(source: str, error: Any) -> Problem:
@@ -177,20 +226,21 @@ def _pydantic_problem(source: str, error: Any) -> Problem:
     kind = error["type"]
     got = error.get("input")
     if kind == "missing":
-        message = "missing required key"
+        key = str(loc[-1]) if loc else "?"
+        message = f"missing required key {key!r}; {_HINTS.get(key, 'add it')}"
     elif kind == "extra_forbidden":
-        message = "unknown key (spigo's keys: name, package, count, regions, dependencies, machine, instance, container, process)"
-        if len(loc) <= 1:
-            message = "unknown key (spigo's keys: arch, version, description, args, date, victim, services)"
+        message = f"unknown key {str(loc[-1])!r}; remove it or use one of: {_known_keys(loc)}"
+    elif kind in ("model_type", "dict_type", "model_attributes_type"):
+        message = f"should be a JSON object, got {_shown(got)}"
     else:
-        shown = json.dumps(got)[:60] if _jsonable(got) else type(got).__name__
-        message = f"{error['msg'].lower()}, got {shown}"
+        message = f"{error['msg'].lower()}, got {_shown(got)}"
     return Problem(source, _json_path(loc), message)
 
 
-def _jsonable(value: Any) -> bool:
+def _shown(value: Any) -> str:
+    """A short JSON rendering of the offending value, for the error line."""
     try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+        text = json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        return type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."

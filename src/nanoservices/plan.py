@@ -10,11 +10,14 @@ import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from nanoservices.architecture import Architecture
 from nanoservices.geography import ANY, HOSTS_PER_PREFIX, REGIONS, ZONES, address, prefix_for
 from nanoservices.naming import full_name, instance_label, node_name
 from nanoservices.problems import InputError, Problem
+
+if TYPE_CHECKING:  # only annotations: packages import plan, and architecture imports packages
+    from nanoservices.architecture import Architecture
 
 # Measured cost of one InstanceSpec plus its share of the plan's indexes, with headroom.
 PLAN_BYTES_PER_INSTANCE = 2_048
@@ -91,8 +94,9 @@ def region_count_problems(architecture: Architecture, regions: int, source: str)
                 Problem(
                     source,
                     f"$.services[{i}].regions",
-                    f"service {service.name!r} needs {wanted} regions ({service.regions} x --regions {regions}) "
-                    f"but {len(REGIONS)} region names are known; lower --regions or the service's regions",
+                    f"service {service.name!r} needs {wanted} regions "
+                    f"({service.regions} x --regions {regions}) but {len(REGIONS)} region names are known; "
+                    "lower --regions or the service's regions",
                 )
             )
     return problems
@@ -118,27 +122,69 @@ def memory_limit_instances() -> int:
     return physical // 2 // PLAN_BYTES_PER_INSTANCE
 
 
-def expand(architecture: Architecture, scale: int = 100, regions: int = 1) -> DeploymentPlan:
-    source = architecture.name or architecture.arch or "architecture"
+def plan_problems(architecture: Architecture, scale: int, regions: int, source: str) -> list[Problem]:
+    """Why expand() would refuse these flags, found without allocating the plan."""
     problems = []
     if scale < 1:
         problems.append(Problem(source, "--scale", f"must be a percentage of at least 1, got {scale}"))
     problems += region_count_problems(architecture, regions, source)
     if problems:
-        raise InputError(problems)
+        return problems
     count = planned_instance_count(architecture, scale, regions)
     limit = memory_limit_instances()
     if count > limit:
-        raise InputError(
-            [
+        problems.append(
+            Problem(
+                source,
+                "--scale",
+                f"the plan has {count:,} instances, more than the {limit:,} this machine's memory can plan; "
+                "lower --scale or --regions",
+            )
+        )
+        return problems
+    for prefix, used in _addresses_per_prefix(architecture, scale, regions).items():
+        if used > HOSTS_PER_PREFIX:
+            problems.append(
                 Problem(
                     source,
                     "--scale",
-                    f"the plan has {count:,} instances, more than the {limit:,} this machine's memory can plan; "
-                    "lower --scale or --regions",
+                    f"{used:,} instances would share the address block {prefix}0.0/16, which holds "
+                    f"{HOSTS_PER_PREFIX:,}; lower --scale",
                 )
-            ]
-        )
+            )
+    return problems
+
+
+def _addresses_per_prefix(architecture: Architecture, scale: int, regions: int) -> dict[str, int]:
+    """How many addresses each /16 block would hand out, counted the way _instances() allocates them."""
+    used: dict[str, int] = {}
+    for service in architecture.services:
+        if service.regions == 0:
+            where = [(prefix_for(ANY, ANY), 1)]
+        else:
+            count = service.count * scale // 100
+            where = []
+            for r in range(service.regions * regions):
+                if count == 0:
+                    where.append((prefix_for(REGIONS[r], ANY), 1))
+                    continue
+                first, stop = r * count, (r + 1) * count
+                for z, zone in enumerate(ZONES):
+                    # global indexes i in [first, stop) with i % 3 == z
+                    start = first + (z - first) % len(ZONES)
+                    members = max(0, (stop - start + len(ZONES) - 1) // len(ZONES))
+                    where.append((prefix_for(REGIONS[r], zone), members))
+        for prefix, members in where:
+            used[prefix] = used.get(prefix, 0) + members
+    return used
+
+
+def expand(architecture: Architecture, scale: int = 100, regions: int = 1) -> DeploymentPlan:
+    problems = plan_problems(
+        architecture, scale, regions, architecture.name or architecture.arch or "architecture"
+    )
+    if problems:
+        raise InputError(problems)
     return DeploymentPlan(
         arch=architecture.name,
         scale=scale,
@@ -171,7 +217,13 @@ class _AddressBook:
         serial = self._used.get(prefix, 0) + 1
         if serial > HOSTS_PER_PREFIX:
             raise InputError(
-                [Problem(f"{region}/{zone}", "--scale", f"more than {HOSTS_PER_PREFIX:,} instances in one zone; lower --scale")]
+                [
+                    Problem(
+                        f"{region}/{zone}",
+                        "--scale",
+                        f"more than {HOSTS_PER_PREFIX:,} instances in one zone; lower --scale",
+                    )
+                ]
             )
         self._used[prefix] = serial
         return address(prefix, serial)
@@ -221,7 +273,9 @@ def _with_rings(members: list[InstanceSpec]) -> list[InstanceSpec]:
     rings = {}
     for location, group in groups.items():
         step = RING_SIZE // len(group)
-        rings[location] = tuple((spec.name, j * step) for j, spec in enumerate(sorted(group, key=lambda s: s.name)))
+        rings[location] = tuple(
+            (spec.name, j * step) for j, spec in enumerate(sorted(group, key=lambda s: s.name))
+        )
     return [_replace_ring(spec, rings[spec.location]) for spec in members]
 
 

@@ -11,6 +11,13 @@ from nanoservices.packages import (  # noqa: F401  (imported for their registrat
     store,
     zuul,
 )
-from nanoservices.packages.base import Behaviour, InstanceContext, Peer, behaviour_for, known_packages
+from nanoservices.packages.base import (
+    Behaviour,
+    BehaviourSettings,
+    InstanceContext,
+    Peer,
+    behaviour_for,
+    known_packages,
+)
 
-__all__ = ["Behaviour", "InstanceContext", "Peer", "behaviour_for", "known_packages"]
+__all__ = ["Behaviour", "BehaviourSettings", "InstanceContext", "Peer", "behaviour_for", "known_packages"]

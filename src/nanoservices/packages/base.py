@@ -34,10 +34,19 @@ class Peer:
 ReplyHandler = Callable[[Message], None]
 
 
+@dataclass(frozen=True, slots=True)
+class BehaviourSettings:
+    """Run-wide knobs a behaviour may read; everything else comes from its InstanceSpec."""
+
+    request_interval: float = 0.01  # denominator: seconds between requests (spigo's chat 10ms)
+    regions: int = 1  # the run's --regions: priamCassandra replicates to the first N region names
+
+
 class InstanceContext(Protocol):
     """Everything a behaviour may touch. Implemented by the runtime host and by test fakes."""
 
     spec: InstanceSpec
+    settings: BehaviourSettings
     rng: random.Random  # seeded from the run seed and the instance name
 
     @property

@@ -1,8 +1,10 @@
-"""Placeholder: behaviour to be written (packages issue work in progress)."""
+"""elb, the regional load balancer: accepts instances from every zone of its region."""
 
-from nanoservices.packages.base import Behaviour
+from __future__ import annotations
+
+from nanoservices.packages.forwarding import Forwarder
 
 
-class Elb(Behaviour):
-    packages = ('elb',)
+class Elb(Forwarder):
+    packages = ("elb",)
     cross_zone = True

@@ -1,8 +1,10 @@
-"""Placeholder: behaviour to be written (packages issue work in progress)."""
+"""karyon, the business-logic microservice: zone-local, like zuul."""
 
-from nanoservices.packages.base import Behaviour
+from __future__ import annotations
+
+from nanoservices.packages.forwarding import Forwarder
 
 
-class Karyon(Behaviour):
-    packages = ('karyon',)
+class Karyon(Forwarder):
+    packages = ("karyon",)
     cross_zone = False

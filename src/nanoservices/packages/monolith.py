@@ -1,8 +1,10 @@
-"""Placeholder: behaviour to be written (packages issue work in progress)."""
+"""monolith, the LAMP-style application: karyon's behaviour, but cross-zone."""
 
-from nanoservices.packages.base import Behaviour
+from __future__ import annotations
+
+from nanoservices.packages.forwarding import Forwarder
 
 
-class Monolith(Behaviour):
-    packages = ('monolith',)
+class Monolith(Forwarder):
+    packages = ("monolith",)
     cross_zone = True

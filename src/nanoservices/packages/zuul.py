@@ -1,8 +1,10 @@
-"""Placeholder: behaviour to be written (packages issue work in progress)."""
+"""zuul, the API proxy: zone-local, it only talks to instances in its own zone."""
 
-from nanoservices.packages.base import Behaviour
+from __future__ import annotations
+
+from nanoservices.packages.forwarding import Forwarder
 
 
-class Zuul(Behaviour):
-    packages = ('zuul',)
+class Zuul(Forwarder):
+    packages = ("zuul",)
     cross_zone = False

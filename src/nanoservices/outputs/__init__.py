@@ -1,0 +1,1 @@
+"""Files a run leaves behind: spigo graph JSON, GraphML, flows, the summary."""

@@ -1,0 +1,88 @@
+"""`run()`: simulate an architecture on Ray and return what happened. The library entry point the
+CLI calls; usable from a notebook (`from nanoservices import run`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from nanoservices.config import RunConfig
+from nanoservices.plan import DeploymentPlan
+from nanoservices.problems import InputError, Problem
+from nanoservices.summary import RunSummary, summarise
+
+STOP_GRACE = 30.0  # seconds a stopping run may take to shut down in order before it is killed
+
+
+class NotEnoughMemory(RuntimeError):
+    pass
+
+
+def default_out_dir(arch: str) -> Path:
+    return Path("runs") / f"{arch}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def run(config: RunConfig, plan: DeploymentPlan | None = None,
+        on_progress: Callable[[str], None] | None = None) -> RunSummary:
+    started_at = time.time()
+    if plan is None:
+        from nanoservices.catalog import resolve_plan
+
+        plan = resolve_plan(config.arch, config.scale, config.regions, config.step)
+    if config.out_dir is None:
+        config = config.model_copy(update={"out_dir": default_out_dir(plan.arch)})
+    _check_out_dir(config.out_dir)
+    from nanoservices.runtime.connection import ray_session
+
+    with ray_session(config.address) as ray:
+        _check_memory(ray, plan, config)
+        from nanoservices.runtime.supervisor import Supervisor
+
+        supervisor = Supervisor.remote(plan, config, started_at)
+        result_ref = supervisor.run.remote()
+        try:
+            result = _wait(ray, result_ref, None)
+        except KeyboardInterrupt:
+            if on_progress:
+                on_progress("interrupted: shutting down in order (Ctrl-C again to kill)")
+            supervisor.stop.remote()
+            result = _wait(ray, result_ref, STOP_GRACE)
+        finally:
+            ray.kill(supervisor, no_restart=True)
+    return summarise(plan, config, result, time.time() - started_at)
+
+
+def _wait(ray, ref, timeout: float | None):  # type: ignore[no-untyped-def]
+    """ray.get in short slices, so Ctrl-C reaches the driver promptly."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        ready, _ = ray.wait([ref], timeout=0.2)
+        if ready:
+            return ray.get(ref)
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError("the run did not shut down in time")
+
+
+def _check_out_dir(out: Path | None) -> None:
+    assert out is not None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError([Problem("--out", str(out), f"cannot create the output directory: {exc.strerror}")]) from None
+
+
+def _check_memory(ray, plan: DeploymentPlan, config: RunConfig) -> None:  # type: ignore[no-untyped-def]
+    from nanoservices.runtime.placement import MIB, memory_needed, smallest_fitting_per_host
+
+    available = float(ray.cluster_resources().get("memory", 0))
+    needed = memory_needed(plan, config.instances_per_host)
+    if available and needed > available:
+        fits = smallest_fitting_per_host(plan, available)
+        hint = f"try --instances-per-host {fits}" if fits else "no packing fits: lower --scale"
+        raise NotEnoughMemory(
+            f"not enough memory: {len(plan.instances):,} instances at --instances-per-host "
+            f"{config.instances_per_host} need about {needed // MIB:,} MiB of Ray actors, the cluster has "
+            f"{int(available) // MIB:,} MiB; {hint}"
+        )

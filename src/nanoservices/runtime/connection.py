@@ -1,0 +1,49 @@
+"""Connecting to Ray: an embedded single-node Ray on loopback (laptop mode), or an existing cluster."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from nanoservices.problems import InputError, Problem
+
+
+class RayStartError(RuntimeError):
+    """Ray could not be started or joined: a runtime failure (exit 1), not bad input."""
+
+
+def effective_address(address: str | None) -> str | None:
+    return address or os.environ.get("RAY_ADDRESS") or None
+
+
+@contextmanager
+def ray_session(address: str | None) -> Iterator[Any]:
+    """Yield the ray module connected as asked; shut down what this call started."""
+    address = effective_address(address)
+    if address is None:
+        # Before Ray is imported: keeps every Ray process of the embedded node on 127.0.0.1.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    import ray
+
+    if ray.is_initialized():
+        yield ray  # a caller (a notebook, a test fixture) owns this connection
+        return
+    kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": "ERROR"}
+    if address is None:
+        kwargs["include_dashboard"] = False
+    else:
+        if not (address == "auto" or address.startswith(("ray://", "127.", "localhost")) or ":" in address):
+            raise InputError([Problem("--address", "", f"{address!r} is not a Ray address; use auto, ray://HOST:PORT or HOST:PORT")])
+        kwargs["address"] = address
+    try:
+        ray.init(**kwargs)
+    except ConnectionError as exc:
+        raise RayStartError(f"cannot join the Ray cluster at {address}: {exc}") from None
+    except Exception as exc:
+        raise RayStartError(f"Ray could not start: {type(exc).__name__}: {exc}") from None
+    try:
+        yield ray
+    finally:
+        ray.shutdown()

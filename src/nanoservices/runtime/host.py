@@ -1,0 +1,286 @@
+"""A host: one process running 1..K simulated instances of one zone.
+
+Messages between co-located instances are handed over in-process; messages to other hosts are
+batched per destination host and sent once per event-loop turn. This module knows nothing of Ray:
+`Peers` is the way out (runtime/ray_host.py gives the Ray version), so the same host logic runs
+under Ray and inside a single test process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from nanoservices.messages import RESPONSE_FOR, Message, Status, decode_batch, encode_batch
+from nanoservices.outputs.records import DoneRecord, EdgeRecord, ExitReason, ForgetRecord, GraphRecord, NodeRecord
+from nanoservices.packages.base import BehaviourSettings
+from nanoservices.plan import InstanceSpec, RegistrySpec
+from nanoservices.registry import Change
+from nanoservices.runtime.instance import InstanceRuntime
+from nanoservices.runtime.stats import HostStats
+
+
+class HostDied(Exception):
+    """A destination host cannot be reached any more."""
+
+
+class Peers(Protocol):
+    """What a host needs from the rest of the run."""
+
+    def deliver(self, host: int, data: bytes) -> Awaitable[None]: ...
+    def register(self, registry: int, entries: list[tuple[str, str, int]]) -> Awaitable[None]: ...
+    def deregister(self, registry: int, names: list[str]) -> Awaitable[None]: ...
+    def poll(self, registry: int, services: list[str], since: int) -> Awaitable[tuple[int, list[Change]]]: ...
+    def record(self, records: list[GraphRecord]) -> Awaitable[None]: ...
+
+
+def registries_in_scope(spec: InstanceSpec, registries: Sequence[RegistrySpec]) -> list[int]:
+    """spigo's rule: global and eureka-dependent instances see every registry, cross-zone ones
+    their region's, the rest their own zone's."""
+    scope = spec.registry_scope
+    if scope == "all":
+        return list(range(len(registries)))
+    if scope == "region":
+        return [i for i, r in enumerate(registries) if r.region == spec.region]
+    return [i for i, r in enumerate(registries) if (r.region, r.zone) == spec.location]
+
+
+class HostCore:
+    def __init__(
+        self,
+        index: int,
+        specs: Sequence[InstanceSpec],
+        registries: Sequence[RegistrySpec],
+        settings: BehaviourSettings,
+        seed: int,
+        request_timeout: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.index = index
+        self.stats = HostStats()
+        self.clock = clock
+        self.request_timeout = request_timeout
+        self.registries = registries
+        self.instances = {spec.name: InstanceRuntime(self, spec, settings, seed) for spec in specs}
+        self.placement: dict[str, int] = {}
+        self.peers: Peers | None = None
+        self._local: deque[Message] = deque()
+        self._outboxes: dict[int, list[Message]] = {}
+        self._pump_scheduled = False
+        self._dead_hosts: set[int] = set()
+        self._deadlines: deque[tuple[float, InstanceRuntime, int]] = deque()
+        self._records: list[GraphRecord] = []
+        self._in_transit: set[asyncio.Future[None]] = set()
+        self._background: list[asyncio.Task[None]] = []
+        self._watch = self._watch_list()
+        self._since = dict.fromkeys(self._watch, 0)
+
+    def wire(self, placement: dict[str, int], peers: Peers) -> None:
+        self.placement = placement
+        self.peers = peers
+
+    # --- sending: the hot path ----------------------------------------------------------------
+    def send(self, msg: Message) -> None:
+        target_host = self.placement.get(msg.target)
+        if target_host == self.index:
+            self._local.append(msg)
+        elif target_host is None or target_host in self._dead_hosts:
+            self._undeliverable(msg, Status.DEAD_INSTANCE)
+            return
+        else:
+            box = self._outboxes.get(target_host)
+            if box is None:
+                self._outboxes[target_host] = [msg]
+            else:
+                box.append(msg)
+        if not self._pump_scheduled:
+            self._pump_scheduled = True
+            asyncio.get_running_loop().call_soon(self._pump)
+
+    def _pump(self) -> None:
+        self._pump_scheduled = False
+        local = self._local
+        for _ in range(len(local)):  # what is queued now; new local messages wait a turn
+            self.dispatch(local.popleft())
+        if local and not self._pump_scheduled:
+            self._pump_scheduled = True
+            asyncio.get_running_loop().call_soon(self._pump)
+        if self._outboxes:
+            outboxes, self._outboxes = self._outboxes, {}
+            for target_host, batch in outboxes.items():
+                self._ship(target_host, batch)
+
+    def _ship(self, target_host: int, batch: list[Message]) -> None:
+        assert self.peers is not None
+        self.stats.batches_sent += 1
+        future = asyncio.ensure_future(self.peers.deliver(target_host, encode_batch(batch)))
+        self._in_transit.add(future)
+        future.add_done_callback(lambda f: self._shipped(f, target_host, batch))
+
+    def _shipped(self, future: asyncio.Future[None], target_host: int, batch: list[Message]) -> None:
+        self._in_transit.discard(future)
+        if future.cancelled() or future.exception() is None:
+            return
+        self._dead_hosts.add(target_host)
+        for msg in batch:
+            self._undeliverable(msg, Status.DEAD_INSTANCE)
+
+    def _undeliverable(self, msg: Message, status: Status) -> None:
+        """A request that cannot reach its target fails back to its sender; the rest is counted."""
+        if msg.is_request:
+            sender = self.instances.get(msg.reply_to)
+            if sender is not None:
+                asyncio.get_running_loop().call_soon(sender.resolve, msg.request_id, status, "")
+                return
+        self.stats.one_way_dropped += 1
+
+    # --- receiving ----------------------------------------------------------------------------
+    def deliver(self, data: bytes) -> None:
+        batch = decode_batch(data)
+        self.stats.messages_remote += len(batch)
+        for msg in batch:
+            self.dispatch(msg)
+
+    def dispatch(self, msg: Message) -> None:
+        self.stats.messages_delivered += 1
+        instance = self.instances.get(msg.target)
+        if msg.is_response:
+            if instance is not None:
+                instance.on_response(msg)
+            return
+        if instance is None or not instance.running:
+            if msg.is_request:
+                self.send(
+                    Message(kind=RESPONSE_FOR[msg.kind], sender=msg.target, target=msg.reply_to,
+                            request_id=msg.request_id, status=Status.STOPPED, sent=self.clock())
+                )
+            else:
+                self.stats.one_way_dropped += 1
+            return
+        instance.behaviour.on_message(msg)
+
+    # --- timeouts -----------------------------------------------------------------------------
+    def expire_at(self, deadline: float, instance: InstanceRuntime, request_id: int) -> None:
+        self._deadlines.append((deadline, instance, request_id))
+
+    async def _expire_loop(self) -> None:
+        interval = max(self.request_timeout / 4, 0.01)
+        while True:
+            await asyncio.sleep(interval)
+            self.expire_due(self.clock())
+
+    def expire_due(self, now: float) -> None:
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            _, instance, request_id = deadlines.popleft()
+            instance.resolve(request_id, Status.TIMEOUT, "")
+
+    # --- graph records ------------------------------------------------------------------------
+    def record_edge(self, source: str, target: str) -> None:
+        self._records.append(EdgeRecord(source, target, self.clock()))
+
+    def record_forget(self, source: str, target: str) -> None:
+        self._records.append(ForgetRecord(source, target, self.clock()))
+
+    def record_done(self, name: str, reason: ExitReason) -> None:
+        self._records.append(DoneRecord(name, reason, self.clock()))
+
+    async def flush_records(self) -> None:
+        if self._records and self.peers is not None:
+            records, self._records = self._records, []
+            await self.peers.record(records)
+
+    # --- discovery ----------------------------------------------------------------------------
+    def _watch_list(self) -> dict[int, dict[str, list[InstanceRuntime]]]:
+        """registry index -> service -> the local instances that poll it for that service."""
+        watch: dict[int, dict[str, list[InstanceRuntime]]] = {}
+        for instance in self.instances.values():
+            for registry in registries_in_scope(instance.spec, self.registries):
+                services = watch.setdefault(registry, {})
+                for service in instance.spec.dependencies:
+                    services.setdefault(service, []).append(instance)
+        return {r: s for r, s in watch.items() if s}
+
+    async def register_all(self) -> None:
+        """Register every instance with the registries of its scope, in plan order."""
+        assert self.peers is not None
+        per_registry: dict[int, list[tuple[str, str, int]]] = {}
+        now = self.clock()
+        for instance in self.instances.values():
+            spec = instance.spec
+            self._records.append(NodeRecord(spec.name, spec.package, spec.ip, now))
+            for registry in registries_in_scope(spec, self.registries):
+                per_registry.setdefault(registry, []).append((spec.name, spec.service, self.index))
+        await asyncio.gather(*(self.peers.register(r, entries) for r, entries in per_registry.items()))
+        await self.flush_records()
+
+    async def poll_once(self) -> None:
+        assert self.peers is not None
+        registries = list(self._watch)
+        answers = await asyncio.gather(
+            *(self.peers.poll(r, list(self._watch[r]), self._since[r]) for r in registries)
+        )
+        changed: dict[str, InstanceRuntime] = {}
+        for registry, (version, changes) in zip(registries, answers):
+            self._since[registry] = version
+            watchers = self._watch[registry]
+            for name, service, _host, online in changes:
+                for instance in watchers.get(service, ()):
+                    if instance.learn(name, online):
+                        changed[instance.name] = instance
+        for instance in changed.values():
+            if instance.running:
+                instance.behaviour.on_routes_changed()
+        await self.flush_records()
+
+    async def _poll_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await self.poll_once()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def start_instances(self, poll_interval: float) -> None:
+        for instance in self.instances.values():
+            instance.start()
+        for instance in self.instances.values():
+            if instance.routes:
+                instance.behaviour.on_routes_changed()
+        loop = asyncio.get_running_loop()
+        self._background.append(loop.create_task(self._expire_loop()))
+        if self._watch:
+            self._background.append(loop.create_task(self._poll_loop(poll_interval)))
+
+    def stop_traffic(self) -> None:
+        for instance in self.instances.values():
+            if instance.is_traffic_source:
+                instance.stop_timers()
+
+    def traffic_pending(self) -> int:
+        return sum(len(i.pending) for i in self.instances.values() if i.is_traffic_source)
+
+    async def stop_instance(self, name: str, reason: ExitReason) -> bool:
+        """Stop one instance (chaos in a shared host): deregister it, record why."""
+        instance = self.instances.get(name)
+        if instance is None or not instance.running:
+            return False
+        instance.stop(reason)
+        assert self.peers is not None
+        await asyncio.gather(
+            *(self.peers.deregister(r, [name]) for r in registries_in_scope(instance.spec, self.registries))
+        )
+        await self.flush_records()
+        return True
+
+    async def stop_all(self) -> dict[str, object]:
+        for task in self._background:
+            task.cancel()
+        self._background.clear()
+        for instance in reversed(list(self.instances.values())):
+            instance.stop(ExitReason.NORMAL)
+        await self.flush_records()
+        if self._in_transit:
+            await asyncio.wait(list(self._in_transit), timeout=self.request_timeout)
+        return self.stats.as_dict()

@@ -1,0 +1,54 @@
+"""Which host runs which instances, and whether that many hosts fit in the cluster's memory."""
+
+from __future__ import annotations
+
+import math
+
+from nanoservices.plan import DeploymentPlan, InstanceSpec
+
+MIB = 1 << 20
+HOST_MEMORY = 50 * MIB  # one Ray actor worker process, measured here at ~40-47 MiB
+FIXED_ACTORS = 2  # supervisor and Edda; registries are counted per zone
+
+
+def assign_hosts(plan: DeploymentPlan, per_host: int) -> list[tuple[InstanceSpec, ...]]:
+    """Up to per_host instances of one location (region, zone) per host, in plan order.
+
+    Global and cross-zone instances have locations of their own (`*` zones), so a host never
+    spans zones and chaos gorilla can take a zone's hosts away together."""
+    open_hosts: dict[tuple[str, str], list[InstanceSpec]] = {}
+    hosts: list[list[InstanceSpec]] = []
+    for spec in plan.instances:
+        current = open_hosts.get(spec.location)
+        if current is None or len(current) >= per_host:
+            current = []
+            open_hosts[spec.location] = current
+            hosts.append(current)
+        current.append(spec)
+    return [tuple(h) for h in hosts]
+
+
+def host_count(plan: DeploymentPlan, per_host: int) -> int:
+    sizes: dict[tuple[str, str], int] = {}
+    for spec in plan.instances:
+        sizes[spec.location] = sizes.get(spec.location, 0) + 1
+    return sum(math.ceil(n / per_host) for n in sizes.values())
+
+
+def memory_needed(plan: DeploymentPlan, per_host: int) -> int:
+    return (host_count(plan, per_host) + len(plan.registries) + FIXED_ACTORS) * HOST_MEMORY
+
+
+def smallest_fitting_per_host(plan: DeploymentPlan, available: float) -> int | None:
+    """The smallest --instances-per-host whose hosts fit in `available` bytes, if any does."""
+    largest = max(1, len(plan.instances))
+    low, high = 1, largest
+    if memory_needed(plan, high) > available:
+        return None
+    while low < high:
+        middle = (low + high) // 2
+        if memory_needed(plan, middle) <= available:
+            high = middle
+        else:
+            low = middle + 1
+    return low

@@ -1,0 +1,95 @@
+"""The Ray actor around HostCore, and the Ray implementation of its Peers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import ray
+
+from nanoservices.outputs.records import ExitReason, GraphRecord
+from nanoservices.packages.base import BehaviourSettings
+from nanoservices.plan import InstanceSpec, RegistrySpec
+from nanoservices.registry import Change
+from nanoservices.runtime.host import HostCore
+
+
+class RayPeers:
+    def __init__(self, hosts: Sequence[Any], registries: Sequence[Any], edda: Any) -> None:
+        self._hosts = hosts
+        self._registries = registries
+        self._edda = edda
+
+    def deliver(self, host: int, data: bytes) -> Any:
+        return self._hosts[host].deliver.remote(data)
+
+    def register(self, registry: int, entries: list[tuple[str, str, int]]) -> Any:
+        return self._registries[registry].register.remote(entries)
+
+    def deregister(self, registry: int, names: list[str]) -> Any:
+        return self._registries[registry].deregister.remote(names)
+
+    def poll(self, registry: int, services: list[str], since: int) -> Any:
+        return self._registries[registry].poll.remote(services, since)
+
+    def record(self, records: list[GraphRecord]) -> Any:
+        return self._edda.record.remote(records)
+
+
+@ray.remote(num_cpus=0)
+class Host:
+    """One Ray actor (one worker process) running one or more simulated instances of one zone."""
+
+    def __init__(
+        self,
+        index: int,
+        specs: Sequence[InstanceSpec],
+        registries: Sequence[RegistrySpec],
+        settings: BehaviourSettings,
+        seed: int,
+        request_timeout: float,
+    ) -> None:
+        self.core = HostCore(index, specs, registries, settings, seed, request_timeout)
+        self._stopped = asyncio.Event()
+
+    async def wire(self, placement: dict[str, int], hosts: list[Any], registries: list[Any], edda: Any) -> None:
+        self.core.wire(placement, RayPeers(hosts, registries, edda))
+
+    async def deliver(self, data: bytes) -> None:
+        self.core.deliver(data)
+
+    async def register_all(self) -> None:
+        await self.core.register_all()
+
+    async def poll_once(self) -> None:
+        await self.core.poll_once()
+
+    async def start(self, poll_interval: float) -> None:
+        self.core.start_instances(poll_interval)
+
+    async def stop_traffic(self) -> None:
+        self.core.stop_traffic()
+
+    async def drain(self, timeout: float) -> int:
+        """Wait (bounded) for requests already issued to finish; returns how many are still out."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.core.traffic_pending() and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        return self.core.traffic_pending()
+
+    async def stop_instance(self, name: str, reason: ExitReason) -> bool:
+        return await self.core.stop_instance(name, reason)
+
+    async def stop_all(self) -> dict[str, object]:
+        stats = await self.core.stop_all()
+        self._stopped.set()
+        return stats
+
+    async def serve(self) -> None:
+        """Returns when the host stops; the supervisor watches it to notice a host that dies."""
+        await self._stopped.wait()
+
+    def instance_count(self) -> int:
+        return len(self.core.instances)

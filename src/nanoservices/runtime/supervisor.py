@@ -1,0 +1,195 @@
+"""Asgard: creates the registries, Edda and the hosts, wires discovery, starts traffic, runs chaos
+monkey at half time, and shuts everything down in order. A Ray actor, so that in cluster mode the
+orchestration lives inside the cluster, next to what it orchestrates."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import ray
+
+from nanoservices.chaos import pick_victim
+from nanoservices.config import RunConfig
+from nanoservices.messages import Kind, Message, encode_batch
+from nanoservices.outputs.records import DoneRecord, ExitReason
+from nanoservices.plan import DeploymentPlan, InstanceSpec
+from nanoservices.runtime.edda import Edda
+from nanoservices.runtime.host import registries_in_scope
+from nanoservices.runtime.placement import assign_hosts
+from nanoservices.runtime.ray_host import Host
+from nanoservices.runtime.registry_actor import Registry
+from nanoservices.runtime.stats import add_stats
+
+DRAIN_GRACE = 0.5  # seconds beyond the request timeout to let issued requests finish
+
+
+@ray.remote(num_cpus=0)
+class Supervisor:
+    def __init__(self, plan: DeploymentPlan, config: RunConfig, started_at: float) -> None:
+        self.plan = plan
+        self.config = config
+        self.started_at = started_at
+        self._stop = asyncio.Event()
+        self._hosts: list[Any] = []
+        self._host_specs: list[tuple[InstanceSpec, ...]] = []
+        self._registries: list[Any] = []
+        self._edda: Any = None
+        self._killed: set[int] = set()  # hosts chaos monkey killed on purpose
+        self._died: dict[int, str] = {}  # hosts that died outside chaos, with the error
+        self._events: list[dict[str, object]] = []
+        self._shutting_down = False
+
+    def stop(self) -> None:
+        """Ctrl-C or an API caller: end the run early, but still shut down in order."""
+        self._stop.set()
+
+    async def run(self) -> dict[str, object]:
+        timings: dict[str, float] = {}
+        try:
+            await self._create()
+            timings["created"] = time.time() - self.started_at
+            await asyncio.gather(*(h.register_all.remote() for h in self._hosts))
+            timings["registered"] = time.time() - self.started_at
+            await asyncio.gather(*(h.poll_once.remote() for h in self._hosts))
+            timings["discovered"] = time.time() - self.started_at
+            loop = asyncio.get_running_loop()
+            watchers = [loop.create_task(self._watch_host(i, h)) for i, h in enumerate(self._hosts)]
+            await asyncio.gather(*(h.start.remote(self.config.poll_interval) for h in self._hosts))
+            await self._open_fsm()
+            timings["traffic_started"] = time.time() - self.started_at
+            run_started = time.time()
+            half = self.config.duration / 2
+            if not await self._sleep_or_stop(half) and self.config.chaos:
+                await self._chaos_monkey()
+            await self._sleep_or_stop(self.config.duration - (time.time() - run_started))
+            timings["run_seconds"] = time.time() - run_started
+            summary = await self._shutdown()
+            for watcher in watchers:
+                watcher.cancel()
+        except BaseException:
+            await self._kill_all()
+            raise
+        summary["timings"] = timings
+        summary["interrupted"] = self._stop.is_set()
+        return summary
+
+    async def _create(self) -> None:
+        plan, config = self.plan, self.config
+        self._edda = Edda.options(name="edda").remote()
+        self._registries = [Registry.options(name=f"eureka:{r.name}").remote(r.name) for r in plan.registries]
+        for i, registry in enumerate(plan.registries):
+            peers = [
+                self._registries[j]
+                for j, other in enumerate(plan.registries)
+                if other.region == registry.region and j != i
+            ]
+            self._registries[i].wire.remote(peers)
+        self._host_specs = assign_hosts(plan, config.instances_per_host)
+        settings = config.behaviour_settings
+        self._hosts = [
+            Host.options(name=f"host:{i}").remote(i, specs, plan.registries, settings, config.seed, config.request_timeout)
+            for i, specs in enumerate(self._host_specs)
+        ]
+        placement = {spec.name: i for i, specs in enumerate(self._host_specs) for spec in specs}
+        await asyncio.gather(*(h.wire.remote(placement, self._hosts, self._registries, self._edda) for h in self._hosts))
+        await asyncio.gather(*(r.online_count.remote() for r in self._registries))
+
+    async def _sleep_or_stop(self, seconds: float) -> bool:
+        """Wait for the run clock; True when a stop was requested meanwhile."""
+        if seconds > 0:
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+            except asyncio.TimeoutError:
+                pass
+        return self._stop.is_set()
+
+    async def _open_fsm(self) -> None:
+        """The fsm controller's opening moves: pirates get buddies, gold and a chat interval."""
+        pirates = [s.name for s in self.plan.instances if s.package == "pirate"]
+        if not pirates:
+            return
+        import random
+
+        from nanoservices.packages.pirate import opening_moves
+
+        host_of = {spec.name: i for i, specs in enumerate(self._host_specs) for spec in specs}
+        batches: dict[int, list[Message]] = {}
+        for target, kind, payload in opening_moves(pirates, random.Random(f"{self.config.seed}:fsm")):
+            batches.setdefault(host_of[target], []).append(
+                Message(kind=Kind(kind), sender="fsm", target=target, payload=payload, sent=time.time())
+            )
+        await asyncio.gather(*(self._hosts[i].deliver.remote(encode_batch(b)) for i, b in batches.items()))
+
+    async def _chaos_monkey(self) -> None:
+        victim = pick_victim(self.plan, self.config.seed)
+        if victim is None:
+            return
+        index = next(i for i, specs in enumerate(self._host_specs) if any(s.name == victim.name for s in specs))
+        alone = len(self._host_specs[index]) == 1
+        self._events.append({"event": "chaos-monkey", "instance": victim.name, "at": time.time() - self.started_at,
+                             "method": "ray.kill" if alone else "cancel"})
+        if alone:
+            self._killed.add(index)
+            ray.kill(self._hosts[index], no_restart=True)
+            await self._forget_instances((victim,), ExitReason.CHAOS)
+        else:
+            await self._hosts[index].stop_instance.remote(victim.name, ExitReason.CHAOS)
+
+    async def _forget_instances(self, specs: tuple[InstanceSpec, ...], reason: ExitReason) -> None:
+        """What the instances of a dead host cannot do themselves: deregister, record done."""
+        now = time.time()
+        per_registry: dict[int, list[str]] = {}
+        for spec in specs:
+            for r in registries_in_scope(spec, self.plan.registries):
+                per_registry.setdefault(r, []).append(spec.name)
+        await asyncio.gather(*(self._registries[r].deregister.remote(names) for r, names in per_registry.items()))
+        await self._edda.record.remote([DoneRecord(s.name, reason, now) for s in specs])
+
+    async def _watch_host(self, index: int, host: Any) -> None:
+        """A host's serve() only returns when it stops; an error means it died."""
+        try:
+            await host.serve.remote()
+        except Exception as error:
+            if index not in self._killed and not self._shutting_down:
+                self._died[index] = type(error).__name__
+                await self._forget_instances(self._host_specs[index], ExitReason.FAILURE)
+
+    def _live_hosts(self) -> list[Any]:
+        return [h for i, h in enumerate(self._hosts) if i not in self._killed and i not in self._died]
+
+    async def _shutdown(self) -> dict[str, object]:
+        live = self._live_hosts()
+        self._shutting_down = True
+        await asyncio.gather(*(h.stop_traffic.remote() for h in live), return_exceptions=True)
+        await asyncio.gather(
+            *(h.drain.remote(self.config.request_timeout + DRAIN_GRACE) for h in live), return_exceptions=True
+        )
+        results = await asyncio.gather(*(h.stop_all.remote() for h in live), return_exceptions=True)
+        totals: dict[str, object] = {}
+        for result in results:
+            if isinstance(result, dict):
+                add_stats(totals, result)
+        killed_instances = sum(len(self._host_specs[i]) for i in self._killed)
+        out = str(self.config.out_dir)
+        graph = await self._edda.write.remote(out, self.plan.arch, self.config.args, self.config.graphml,
+                                              self.config.reduce_names)
+        await self._kill_all()
+        return {
+            "arch": self.plan.arch,
+            "hosts": len(self._hosts),
+            "instances_planned": len(self.plan.instances),
+            "instances_killed": killed_instances,
+            "hosts_died": {str(i): e for i, e in self._died.items()},
+            "stats": totals,
+            "graph": graph,
+            "events": self._events,
+        }
+
+    async def _kill_all(self) -> None:
+        self._shutting_down = True
+        for actor in [*self._hosts, *self._registries, self._edda]:
+            if actor is not None:
+                ray.kill(actor, no_restart=True)
+

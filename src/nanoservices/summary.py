@@ -1,0 +1,121 @@
+"""The run summary: what was started, what traffic did, and proof that nothing went missing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nanoservices.config import RunConfig
+from nanoservices.plan import DeploymentPlan
+
+
+@dataclass
+class RunSummary:
+    arch: str
+    out_dir: str
+    instances_planned: int
+    instances_started: int
+    instances_stopped: int
+    instances_killed: int
+    hosts: int
+    registries: int
+    requests_issued: int
+    requests_completed: int
+    requests_failed: dict[str, int]
+    requests_in_flight: int
+    messages_delivered: int
+    messages_remote: int
+    one_way_dropped: int
+    late_responses: int
+    nodes: int
+    edges: int
+    forgets: int
+    done_records: int
+    wall_seconds: float
+    timings: dict[str, float]
+    events: list[dict[str, Any]]
+    hosts_died: dict[str, str] = field(default_factory=dict)
+    interrupted: bool = False
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def requests_failed_total(self) -> int:
+        return sum(self.requests_failed.values())
+
+    @property
+    def accounted(self) -> bool:
+        """Every issued request ended completed or failed, or was still in flight at shutdown."""
+        return self.requests_issued == self.requests_completed + self.requests_failed_total + self.requests_in_flight
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["requests_failed_total"] = self.requests_failed_total
+        data["accounted"] = self.accounted
+        return data
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+    def lines(self) -> list[str]:
+        failed = ", ".join(f"{k} {v:,}" for k, v in sorted(self.requests_failed.items())) or "none"
+        check = "accounted for" if self.accounted else "NOT accounted for"
+        out = [
+            f"nanoservices run {self.arch}: {self.wall_seconds:.1f} s wall time, output in {self.out_dir}",
+            f"  instances: {self.instances_started:,} started, {self.instances_stopped:,} stopped, "
+            f"{self.instances_killed:,} killed by chaos, on {self.hosts:,} hosts (Ray actors) "
+            f"+ {self.registries} Eureka registries",
+            f"  requests: {self.requests_issued:,} issued = {self.requests_completed:,} completed "
+            f"+ {self.requests_failed_total:,} failed ({failed}) + {self.requests_in_flight:,} in flight "
+            f"at shutdown: {check}",
+            f"  messages: {self.messages_delivered:,} delivered ({self.messages_remote:,} through Ray), "
+            f"{self.one_way_dropped:,} one-way dropped, {self.late_responses:,} late responses",
+            f"  graph: {self.nodes:,} nodes, {self.edges:,} edges, {self.forgets:,} forgets, "
+            f"{self.done_records:,} done records",
+        ]
+        if "registered" in self.timings:
+            out.append(f"  all instances registered {self.timings['registered']:.2f} s after start")
+        for event in self.events:
+            out.append(f"  {event['event']}: {event['instance']} ({event['method']}) at {event['at']:.1f} s")
+        if self.hosts_died:
+            out.append(f"  hosts died outside chaos: {', '.join(sorted(self.hosts_died))}")
+        if self.interrupted:
+            out.append("  interrupted: the run was stopped early and shut down in order")
+        return out
+
+
+def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], wall: float) -> RunSummary:
+    stats = result["stats"]
+    graph = result["graph"]
+    killed = result["instances_killed"]
+    summary = RunSummary(
+        arch=plan.arch,
+        out_dir=str(config.out_dir),
+        instances_planned=len(plan.instances),
+        instances_started=stats.get("instances_started", 0) + killed,
+        instances_stopped=stats.get("instances_stopped", 0) + killed,
+        instances_killed=killed + sum(1 for e in result["events"] if e["method"] == "cancel"),
+        hosts=result["hosts"],
+        registries=len(plan.registries),
+        requests_issued=stats.get("requests_issued", 0),
+        requests_completed=stats.get("requests_completed", 0),
+        requests_failed=dict(stats.get("requests_failed", {})),
+        requests_in_flight=stats.get("requests_in_flight", 0),
+        messages_delivered=stats.get("messages_delivered", 0),
+        messages_remote=stats.get("messages_remote", 0),
+        one_way_dropped=stats.get("one_way_dropped", 0),
+        late_responses=stats.get("late_responses", 0),
+        nodes=graph["nodes"],
+        edges=graph["edges"],
+        forgets=graph["forgets"],
+        done_records=graph["done"],
+        wall_seconds=wall,
+        timings=result.get("timings", {}),
+        events=result["events"],
+        hosts_died=result["hosts_died"],
+        interrupted=result.get("interrupted", False),
+        files=[*graph["files"], str(Path(str(config.out_dir)) / "summary.json")],
+    )
+    summary.write(Path(str(config.out_dir)) / "summary.json")
+    return summary

@@ -1,0 +1,1 @@
+"""Test utilities: an in-process OTLP receiver and a real Phoenix tracing backend."""

@@ -1,0 +1,56 @@
+"""The package registry: every known name maps to a behaviour class, and names are unique."""
+
+from __future__ import annotations
+
+import pytest
+
+from nanoservices.packages import Behaviour, behaviour_for, known_packages
+from nanoservices.packages.denominator import Denominator
+from nanoservices.packages.elb import Elb
+from nanoservices.packages.karyon import Karyon
+from nanoservices.packages.monolith import Monolith
+from nanoservices.packages.pirate import Pirate
+from nanoservices.packages.priam_cassandra import PriamCassandra
+from nanoservices.packages.staash import Staash
+from nanoservices.packages.store import Store
+from nanoservices.packages.zuul import Zuul
+
+EXPECTED = {
+    "denominator": Denominator,
+    "elb": Elb,
+    "zuul": Zuul,
+    "karyon": Karyon,
+    "monolith": Monolith,
+    "staash": Staash,
+    "priamCassandra": PriamCassandra,
+    "riak": PriamCassandra,
+    "store": Store,
+    "cache": Store,
+    "volume": Store,
+    "pirate": Pirate,
+}
+
+
+def test_every_known_package_maps_to_its_class() -> None:
+    assert known_packages() == frozenset(EXPECTED)
+    for name in known_packages():
+        cls = behaviour_for(name)
+        assert issubclass(cls, Behaviour)
+        assert name in cls.packages
+        assert cls is EXPECTED[name]
+
+
+def test_zone_filter_and_traffic_flags() -> None:
+    local = {name for name in known_packages() if not behaviour_for(name).cross_zone}
+    assert local == {"zuul", "karyon"}
+    sources = {name for name in known_packages() if behaviour_for(name).generates_traffic}
+    assert sources == {"denominator"}
+
+
+def test_duplicate_registration_is_rejected() -> None:
+    with pytest.raises(RuntimeError, match="registered twice"):
+
+        class AnotherElb(Behaviour):
+            packages = ("elb",)
+
+    assert behaviour_for("elb") is Elb
