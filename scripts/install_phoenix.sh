@@ -28,19 +28,24 @@ if [[ -x "$VENV/bin/python" && -x "$VENV/bin/phoenix" && "$(installed_version)" 
     exit 0
 fi
 
-command -v "$PYTHON" >/dev/null 2>&1 || die "base interpreter '$PYTHON' not found (set PYTHON=...)"
 start=$(date +%s)
 
+# This machine's pip config lists local indexes that may be absent; hide pip's per-package warnings about them.
+quiet_pip() {
+    "$VENV/bin/python" -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+
 if [[ ! -x "$VENV/bin/python" ]]; then
+    command -v "$PYTHON" >/dev/null 2>&1 || die "base interpreter '$PYTHON' not found (set PYTHON=...)"
     echo "install_phoenix: creating venv $VENV with $PYTHON"
     mkdir -p "$ROOT/.phoenix"
     "$PYTHON" -m venv "$VENV" || die "'$PYTHON -m venv $VENV' failed (is python3-venv installed?)"
 fi
 
 echo "install_phoenix: pip-installing arize-phoenix==$PHOENIX_VERSION (takes ~1-2 min, ~0.85 GB)"
-"$VENV/bin/python" -m pip install --quiet --upgrade pip \
+quiet_pip install --quiet --upgrade pip \
     || die "could not upgrade pip in $VENV (is a PyPI index reachable?)"
-"$VENV/bin/python" -m pip install --quiet "arize-phoenix==$PHOENIX_VERSION" \
+quiet_pip install --quiet "arize-phoenix==$PHOENIX_VERSION" \
     || die "pip install arize-phoenix==$PHOENIX_VERSION failed (see pip's output above)"
 
 got="$(installed_version)"

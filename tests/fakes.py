@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from nanoservices.architecture import load_architecture
 from nanoservices.messages import RESPONSE_FOR, Kind, Message, Status
-from nanoservices.naming import full_name, instance_label, node_name
+from nanoservices.naming import PACKAGE, REGION, SERVICE, ZONE, full_name, instance_label, node_name
 from nanoservices.packages.base import Behaviour, BehaviourSettings, Peer, ReplyHandler, behaviour_for
 from nanoservices.plan import DeploymentPlan, InstanceSpec, expand
 
@@ -91,7 +91,13 @@ class FakeContext:
         self.network.post(Message(kind=kind, sender=self.spec.name, target=target, payload=payload))
 
     def connect(self, name: str) -> None:
+        """As the runtime does: the name becomes a route (and an edge) unless already known."""
+        if name == self.spec.name or name in self.route_table:
+            return
+        parts = name.split(".")
+        self.route_table[name] = Peer(name, parts[SERVICE], parts[PACKAGE], parts[REGION], parts[ZONE])
         self.network.edges.append((self.spec.name, name))
+        self.network.behaviours[self.spec.name].on_routes_changed()
 
     def every(self, interval: float, tick: Callable[[], None]) -> None:
         self.network.timers.setdefault(self.spec.name, []).append((interval, tick))
@@ -149,13 +155,13 @@ class FakeNetwork:
     def from_plan(
         cls, plan: DeploymentPlan, settings: BehaviourSettings | None = None, seed: str = "test"
     ) -> FakeNetwork:
-        """Every instance of the plan, wired by the simple rule, then started."""
+        """Every instance of the plan, started, then wired by the simple discovery rule."""
         network = cls(settings or BehaviourSettings(regions=plan.regions), seed)
         for spec in plan.instances:
             network.add(spec)
+        network.start_all()  # the runtime's order: start, then discovery fills the routes
         for spec in plan.instances:
             network.set_routes(spec.name, visible_dependencies(spec, plan.instances))
-        network.start_all()
         return network
 
     # --- the InstanceContext operations -------------------------------------------------------

@@ -89,6 +89,12 @@ def test_fsm_population_is_the_scale(population: int) -> None:
     assert all(s.dependencies == () and s.package == "pirate" for s in plan.instances)
 
 
+def test_fsm_ignores_regions_as_spigo_does() -> None:
+    plan = resolve_plan("fsm", 10, 3)
+    assert plan.regions == 1
+    assert [s.name for s in plan.instances] == [s.name for s in resolve_plan("fsm", 10, 1).instances]
+
+
 def test_fsm_addresses_use_the_first_block_as_spigo_does() -> None:
     plan = resolve_plan("fsm", 3)
     first = prefix_for("us-east-1", "zoneA")

@@ -285,6 +285,10 @@ def test_phoenix_receives_whole_traces(phoenix: PhoenixServer, transport: str) -
     assert {s["span_kind"] for s in spans} == {"UNKNOWN"}  # OTel span kind is not kept
     assert {s["status_code"] for s in spans} == {"OK", "UNSET", "ERROR"} - {"OK"}
     assert any(s["events"] == ["sent"] for s in spans)
+    leaf = next(s for s in spans if s["name"] == "lookup")
+    assert leaf["attributes"]["hops"] == [1, 2]
+    paged = phoenix.spans(project, page_size=7)  # 20 pages: the cursor walk must neither skip nor repeat
+    assert sorted(s["span_id"] for s in paged) == sorted(s["span_id"] for s in spans)
 
 
 @pytest.mark.phoenix

@@ -183,7 +183,9 @@ def _parse_json(text: bytes | str, source: str) -> Any:
             [Problem(source, f"line {exc.lineno} column {exc.colno}", f"malformed JSON: {exc.msg}")]
         ) from None
     except RecursionError:
-        raise InputError([Problem(source, "", "malformed JSON: nested too deeply; check for unbalanced brackets")]) from None
+        raise InputError(
+            [Problem(source, "", "malformed JSON: nested too deeply; check for unbalanced brackets")]
+        ) from None
 
 
 def _json_kind(python_kind: str) -> str:

@@ -36,7 +36,7 @@ def describe(name: str) -> str:
 
 
 def fsm_plan(population: int, regions: int = 1) -> DeploymentPlan:
-    """Pirates blackbeard01..NN, no dependencies and no registries; `regions` is ignored, as in spigo."""
+    """Pirates blackbeard01..NN, no dependencies or registries; -w is ignored, as in spigo."""
     if population < MIN_PIRATES:
         raise InputError(
             [
@@ -74,9 +74,7 @@ def fsm_plan(population: int, regions: int = 1) -> DeploymentPlan:
                 cross_region=False,
             )
         )
-    return DeploymentPlan(
-        arch=FSM, scale=population, regions=regions, instances=tuple(pirates), registries=()
-    )
+    return DeploymentPlan(arch=FSM, scale=population, regions=1, instances=tuple(pirates), registries=())
 
 
 def migration_architecture(step: int, scale: int) -> Architecture:

@@ -20,11 +20,15 @@ SUFFIX = "_arch.json"
 
 
 def architectures_dir() -> Path:
-    """The packaged copy when installed as a wheel, else the checkout's top-level architectures/."""
-    packaged = resources.files("nanoservices") / "architectures"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "architectures"
+    """The checkout's top-level architectures/ when running from source, else the wheel's copy.
+
+    The checkout wins because an editable install also leaves a packaged snapshot in
+    site-packages, which goes stale as soon as a file in the checkout changes.
+    """
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "architectures").is_dir():
+        return checkout / "architectures"
+    return Path(str(resources.files("nanoservices") / "architectures"))
 
 
 def file_names() -> list[str]:

@@ -47,7 +47,10 @@ class RunSummary:
     @property
     def accounted(self) -> bool:
         """Every issued request ended completed or failed, or was still in flight at shutdown."""
-        return self.requests_issued == self.requests_completed + self.requests_failed_total + self.requests_in_flight
+        return (
+            self.requests_issued
+            == self.requests_completed + self.requests_failed_total + self.requests_in_flight
+        )
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

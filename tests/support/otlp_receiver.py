@@ -180,6 +180,7 @@ class OtlpReceiver:
 
     def start(self) -> OtlpReceiver:
         """Bind both servers to free ports on 127.0.0.1 and start serving."""
+        self._stopping.clear()
         try:
             if self._grpc_enabled:
                 server = grpc.server(

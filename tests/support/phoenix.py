@@ -13,8 +13,10 @@ backend actually kept, not against our own exporter's opinion. Install it with s
 What Phoenix keeps of a span (arize-phoenix 20.26): trace/span/parent ids, name, start/end time, status
 code and message, span attributes, events. It does NOT keep the OTel span kind (its `span_kind` is the
 OpenInference kind, from the `openinference.span.kind` attribute, else "UNKNOWN") nor resource attributes
-(put `service.name` on the span too if a test needs it). Attributes come back flattened: a list value
-`k=[a, b]` reads back as `k.0=a, k.1=b`.
+(put `service.name` on the span too if a test needs it). Attribute types survive (ints, bools, lists).
+Phoenix writes spans ~100 per transaction every ~0.1 s (its BulkInserter), so on this 2-core machine it
+stores only ~150-200 spans/s: keep end-to-end volumes to a few hundred spans, and count high volumes with
+tests/support/otlp_receiver.py instead.
 
 Projects: Phoenix files every ResourceSpans under a project chosen by
   1. the `x-project-name` request header (OTLP/HTTP only), else
@@ -294,8 +296,9 @@ class PhoenixServer:
         """Names of every project that exists (the "default" one always does)."""
         return [p["name"] for p in self._paginate("/v1/projects", {"limit": 100})]
 
-    def spans(self, project: str | None = None) -> list[dict[str, Any]]:
-        """Every stored span of `project` (all projects when None), read through the REST API page by page.
+    def spans(self, project: str | None = None, page_size: int = 1000) -> list[dict[str, Any]]:
+        """Every stored span of `project` (all projects when None), read through the REST API page by page
+        (GET /v1/projects/{name}/spans, cursor-paginated, oldest first; page_size <= 1000).
 
         Each span is a plain dict: trace_id, span_id, parent_span_id ("" for a root), name, attributes,
         status_code, status_message, start_time, end_time (ISO strings), events (names), span_kind
@@ -306,7 +309,7 @@ class PhoenixServer:
         for name in names:
             path = f"/v1/projects/{urllib.parse.quote(name, safe='')}/spans"
             try:
-                raw = list(self._paginate(path, {"limit": 1000, "sort": "id", "order": "asc"}))
+                raw = list(self._paginate(path, {"limit": page_size, "sort": "id", "order": "asc"}))
             except urllib.error.HTTPError as exc:
                 if exc.code == 404 and project is not None:  # project not created yet: no spans so far
                     return []

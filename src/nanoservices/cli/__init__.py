@@ -18,8 +18,7 @@ app = typer.Typer(
 
 # Command modules: importing one registers its commands on `app`.
 from nanoservices.cli import inspect as _inspect  # noqa: E402, F401
-
-# The runtime's command goes here: from nanoservices.cli import run as _run
+from nanoservices.cli import run as _run  # noqa: E402, F401
 
 
 def main() -> None:

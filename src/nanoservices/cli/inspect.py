@@ -39,7 +39,7 @@ def list_command() -> None:
             broken.extend(listing.problems)
             continue
         typer.echo(
-            f"{listing.name}: {len(listing.services)} services, {listing.instances} instances"
+            f"{listing.name}: {_plural(len(listing.services), 'service')}, {listing.instances} instances"
             + (f" - {listing.description}" if listing.description else "")
         )
         width = max(len(s.name) for s in listing.services)

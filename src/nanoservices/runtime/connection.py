@@ -35,8 +35,17 @@ def ray_session(address: str | None) -> Iterator[Any]:
         kwargs["include_dashboard"] = False
     else:
         if not (address == "auto" or address.startswith(("ray://", "127.", "localhost")) or ":" in address):
-            raise InputError([Problem("--address", "", f"{address!r} is not a Ray address; use auto, ray://HOST:PORT or HOST:PORT")])
+            raise InputError(
+                [
+                    Problem(
+                        "--address",
+                        "",
+                        f"{address!r} is not a Ray address; use auto, ray://HOST:PORT or HOST:PORT",
+                    )
+                ]
+            )
         kwargs["address"] = address
+    _quiet_worker_pool_warnings(ray)
     try:
         ray.init(**kwargs)
     except ConnectionError as exc:
@@ -47,3 +56,22 @@ def ray_session(address: str | None) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _quiet_worker_pool_warnings(ray: Any) -> None:
+    """One Ray actor per instance is the design, so the raylet's "N worker processes have been
+    started" warning fires on every run and would land on our stdout among the summary lines.
+    Ray has no switch for it (its listener thread prints every raylet error); drop just that one."""
+    import ray._private.worker as ray_worker
+
+    original = ray_worker.print_to_stdstream
+    if getattr(original, "_nanoservices_quiet", False):
+        return
+
+    def print_except_pool_size(data: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        lines = [line for line in data.get("lines", []) if "worker processes have been started" not in line]
+        if lines:
+            original({**data, "lines": lines}, *args, **kwargs)
+
+    print_except_pool_size._nanoservices_quiet = True  # type: ignore[attr-defined]
+    ray_worker.print_to_stdstream = print_except_pool_size

@@ -40,7 +40,9 @@ class Edda:
     def counts(self) -> dict[str, int]:
         return graph_counts(self.records)
 
-    def write(self, out_dir: str, arch: str, args: tuple[str, ...], graphml: bool, reduce: bool) -> dict[str, object]:
+    def write(
+        self, out_dir: str, arch: str, args: tuple[str, ...], graphml: bool, reduce: bool
+    ) -> dict[str, object]:
         from nanoservices.outputs.graph_json import write_graph_json
         from nanoservices.outputs.graphml import write_graphml
 

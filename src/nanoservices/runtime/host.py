@@ -15,7 +15,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from nanoservices.messages import RESPONSE_FOR, Message, Status, decode_batch, encode_batch
-from nanoservices.outputs.records import DoneRecord, EdgeRecord, ExitReason, ForgetRecord, GraphRecord, NodeRecord
+from nanoservices.outputs.records import (
+    DoneRecord,
+    EdgeRecord,
+    ExitReason,
+    ForgetRecord,
+    GraphRecord,
+    NodeRecord,
+)
 from nanoservices.packages.base import BehaviourSettings
 from nanoservices.plan import InstanceSpec, RegistrySpec
 from nanoservices.registry import Change
@@ -154,8 +161,14 @@ class HostCore:
         if instance is None or not instance.running:
             if msg.is_request:
                 self.send(
-                    Message(kind=RESPONSE_FOR[msg.kind], sender=msg.target, target=msg.reply_to,
-                            request_id=msg.request_id, status=Status.STOPPED, sent=self.clock())
+                    Message(
+                        kind=RESPONSE_FOR[msg.kind],
+                        sender=msg.target,
+                        target=msg.reply_to,
+                        request_id=msg.request_id,
+                        status=Status.STOPPED,
+                        sent=self.clock(),
+                    )
                 )
             else:
                 self.stats.one_way_dropped += 1
@@ -224,7 +237,7 @@ class HostCore:
             *(self.peers.poll(r, list(self._watch[r]), self._since[r]) for r in registries)
         )
         changed: dict[str, InstanceRuntime] = {}
-        for registry, (version, changes) in zip(registries, answers):
+        for registry, (version, changes) in zip(registries, answers, strict=True):
             self._since[registry] = version
             watchers = self._watch[registry]
             for name, service, _host, online in changes:

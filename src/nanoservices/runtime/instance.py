@@ -71,7 +71,9 @@ class InstanceRuntime:
 
     def send(self, target: str, kind: Kind, payload: str) -> None:
         if self.running:
-            self._host.send(Message(kind=kind, sender=self.name, target=target, payload=payload, sent=self._host.clock()))
+            self._host.send(
+                Message(kind=kind, sender=self.name, target=target, payload=payload, sent=self._host.clock())
+            )
 
     def connect(self, name: str) -> None:
         if name != self.name and name not in self._routes:
@@ -128,8 +130,14 @@ class InstanceRuntime:
         """End a pending request with a response made by the runtime (failures, timeouts)."""
         if request_id in self.pending:
             self.on_response(
-                Message(kind=Kind.GET_RESPONSE, sender="", target=self.name, payload=payload,
-                        request_id=request_id, status=status)
+                Message(
+                    kind=Kind.GET_RESPONSE,
+                    sender="",
+                    target=self.name,
+                    payload=payload,
+                    request_id=request_id,
+                    status=status,
+                )
             )
 
     def learn(self, name: str, online: bool) -> bool:

@@ -11,7 +11,6 @@ import ray
 from nanoservices.outputs.records import ExitReason, GraphRecord
 from nanoservices.packages.base import BehaviourSettings
 from nanoservices.plan import InstanceSpec, RegistrySpec
-from nanoservices.registry import Change
 from nanoservices.runtime.host import HostCore
 
 
@@ -53,7 +52,9 @@ class Host:
         self.core = HostCore(index, specs, registries, settings, seed, request_timeout)
         self._stopped = asyncio.Event()
 
-    async def wire(self, placement: dict[str, int], hosts: list[Any], registries: list[Any], edda: Any) -> None:
+    async def wire(
+        self, placement: dict[str, int], hosts: list[Any], registries: list[Any], edda: Any
+    ) -> None:
         self.core.wire(placement, RayPeers(hosts, registries, edda))
 
     async def deliver(self, data: bytes) -> None:

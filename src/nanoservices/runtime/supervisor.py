@@ -5,6 +5,7 @@ orchestration lives inside the cluster, next to what it orchestrates."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -89,20 +90,22 @@ class Supervisor:
         self._host_specs = assign_hosts(plan, config.instances_per_host)
         settings = config.behaviour_settings
         self._hosts = [
-            Host.options(name=f"host:{i}").remote(i, specs, plan.registries, settings, config.seed, config.request_timeout)
+            Host.options(name=f"host:{i}").remote(
+                i, specs, plan.registries, settings, config.seed, config.request_timeout
+            )
             for i, specs in enumerate(self._host_specs)
         ]
         placement = {spec.name: i for i, specs in enumerate(self._host_specs) for spec in specs}
-        await asyncio.gather(*(h.wire.remote(placement, self._hosts, self._registries, self._edda) for h in self._hosts))
+        await asyncio.gather(
+            *(h.wire.remote(placement, self._hosts, self._registries, self._edda) for h in self._hosts)
+        )
         await asyncio.gather(*(r.online_count.remote() for r in self._registries))
 
     async def _sleep_or_stop(self, seconds: float) -> bool:
         """Wait for the run clock; True when a stop was requested meanwhile."""
         if seconds > 0:
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=seconds)
-            except asyncio.TimeoutError:
-                pass
         return self._stop.is_set()
 
     async def _open_fsm(self) -> None:
@@ -126,10 +129,18 @@ class Supervisor:
         victim = pick_victim(self.plan, self.config.seed)
         if victim is None:
             return
-        index = next(i for i, specs in enumerate(self._host_specs) if any(s.name == victim.name for s in specs))
+        index = next(
+            i for i, specs in enumerate(self._host_specs) if any(s.name == victim.name for s in specs)
+        )
         alone = len(self._host_specs[index]) == 1
-        self._events.append({"event": "chaos-monkey", "instance": victim.name, "at": time.time() - self.started_at,
-                             "method": "ray.kill" if alone else "cancel"})
+        self._events.append(
+            {
+                "event": "chaos-monkey",
+                "instance": victim.name,
+                "at": time.time() - self.started_at,
+                "method": "ray.kill" if alone else "cancel",
+            }
+        )
         if alone:
             self._killed.add(index)
             ray.kill(self._hosts[index], no_restart=True)
@@ -144,7 +155,9 @@ class Supervisor:
         for spec in specs:
             for r in registries_in_scope(spec, self.plan.registries):
                 per_registry.setdefault(r, []).append(spec.name)
-        await asyncio.gather(*(self._registries[r].deregister.remote(names) for r, names in per_registry.items()))
+        await asyncio.gather(
+            *(self._registries[r].deregister.remote(names) for r, names in per_registry.items())
+        )
         await self._edda.record.remote([DoneRecord(s.name, reason, now) for s in specs])
 
     async def _watch_host(self, index: int, host: Any) -> None:
@@ -173,8 +186,9 @@ class Supervisor:
                 add_stats(totals, result)
         killed_instances = sum(len(self._host_specs[i]) for i in self._killed)
         out = str(self.config.out_dir)
-        graph = await self._edda.write.remote(out, self.plan.arch, self.config.args, self.config.graphml,
-                                              self.config.reduce_names)
+        graph = await self._edda.write.remote(
+            out, self.plan.arch, self.config.args, self.config.graphml, self.config.reduce_names
+        )
         await self._kill_all()
         return {
             "arch": self.plan.arch,
@@ -192,4 +206,3 @@ class Supervisor:
         for actor in [*self._hosts, *self._registries, self._edda]:
             if actor is not None:
                 ray.kill(actor, no_restart=True)
-

@@ -24,8 +24,9 @@ def default_out_dir(arch: str) -> Path:
     return Path("runs") / f"{arch}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def run(config: RunConfig, plan: DeploymentPlan | None = None,
-        on_progress: Callable[[str], None] | None = None) -> RunSummary:
+def run(
+    config: RunConfig, plan: DeploymentPlan | None = None, on_progress: Callable[[str], None] | None = None
+) -> RunSummary:
     started_at = time.time()
     if plan is None:
         from nanoservices.catalog import resolve_plan
@@ -70,7 +71,9 @@ def _check_out_dir(out: Path | None) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError([Problem("--out", str(out), f"cannot create the output directory: {exc.strerror}")]) from None
+        raise InputError(
+            [Problem("--out", str(out), f"cannot create the output directory: {exc.strerror}")]
+        ) from None
 
 
 def _check_memory(ray, plan: DeploymentPlan, config: RunConfig) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,113 @@
+"""`nanoservices run`: simulate an architecture on Ray and print the run summary."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nanoservices.cli import app
+from nanoservices.cli._errors import EXIT_INPUT, input_errors_exit
+from nanoservices.durations import parse_chat_kv, parse_duration
+
+EXIT_RUNTIME = 1
+
+
+def _duration(value: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@app.command()
+def run(
+    arch: Annotated[str, typer.Argument(help="An architecture name from `nanoservices list`, or a path.")],
+    duration: Annotated[
+        str, typer.Option("-d", "--duration", help="Run time: seconds or Go style (10s).")
+    ] = "10",
+    scale: Annotated[
+        int, typer.Option("-p", "--scale", help="Percent applied to every count (fsm: pirates).")
+    ] = 100,
+    regions: Annotated[
+        int, typer.Option("-w", "--regions", help="Regions; multiplies each service's regions.")
+    ] = 1,
+    step: Annotated[int, typer.Option("-s", "--step", help="migration only: the step, 0-9.")] = 0,
+    rate: Annotated[
+        float | None, typer.Option("--rate", help="Requests per second from each denominator (default 100).")
+    ] = None,
+    kv: Annotated[str | None, typer.Option("--kv", help="spigo's chat:10ms (request interval).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Makes routing, traffic and chaos reproducible.")] = 1,
+    poll_interval: Annotated[str, typer.Option("-u", "--poll-interval", help="Eureka poll interval.")] = "1s",
+    request_timeout: Annotated[
+        str, typer.Option("--request-timeout", help="A request fails after this.")
+    ] = "2s",
+    instances_per_host: Annotated[
+        int, typer.Option("-K", "--instances-per-host", help="Instances per Ray actor (1: one actor each).")
+    ] = 1,
+    chaos: Annotated[
+        bool, typer.Option("--chaos/--no-chaos", help="Chaos monkey kills the victim at half time.")
+    ] = True,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output directory (default runs/ARCH-TIME).")
+    ] = None,
+    graphml: Annotated[bool, typer.Option("-g", "--graphml", help="Also write graph.graphml.")] = False,
+    reduce: Annotated[
+        bool, typer.Option("-f", "--reduce", help="Graph nodes per service and zone (spigo -f).")
+    ] = False,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", envvar="RAY_ADDRESS", help="Join a Ray cluster (auto, ray://...)."),
+    ] = None,
+) -> None:
+    """Run a simulation: every instance on Ray, traffic from the denominators, chaos at half time."""
+    from pydantic import ValidationError
+
+    from nanoservices.config import RunConfig
+    from nanoservices.runtime.connection import RayStartError
+    from nanoservices.simulation import NotEnoughMemory
+    from nanoservices.simulation import run as run_simulation
+
+    if kv is not None:
+        try:
+            interval = parse_chat_kv(kv)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--kv") from None
+        if rate is None:
+            rate = 1.0 / interval
+    try:
+        config = RunConfig(
+            arch=arch,
+            duration=_duration(duration),
+            scale=scale,
+            regions=regions,
+            step=step,
+            seed=seed,
+            rate=rate if rate is not None else 100.0,
+            poll_interval=_duration(poll_interval),
+            request_timeout=_duration(request_timeout),
+            instances_per_host=instances_per_host,
+            chaos=chaos,
+            out_dir=out,
+            graphml=graphml,
+            reduce_names=reduce,
+            address=address,
+            args=tuple(["nanoservices", *sys.argv[1:]]),
+        )
+    except ValidationError as exc:
+        for error in exc.errors():
+            typer.echo(f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg'].lower()}", err=True)
+        raise typer.Exit(EXIT_INPUT) from None
+    with input_errors_exit():
+        try:
+            summary = run_simulation(config, on_progress=lambda line: typer.echo(line, err=True))
+        except (RayStartError, NotEnoughMemory, TimeoutError) as exc:
+            typer.echo(f"nanoservices: {exc}", err=True)
+            raise typer.Exit(EXIT_RUNTIME) from None
+    for line in summary.lines():
+        typer.echo(line)
+    if summary.hosts_died:
+        typer.echo(f"nanoservices: {len(summary.hosts_died)} host(s) died outside chaos", err=True)
+        raise typer.Exit(EXIT_RUNTIME)
