@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +28,9 @@ class RunConfig(BaseModel):
     graphml: bool = False
     reduce_names: bool = False  # spigo's -f: one graph node per service and zone
     address: str | None = None  # Ray cluster address; None starts an embedded single-node Ray
+    # nanoservices.tracing.TracingSettings, or None for an untraced run; typed loosely so importing
+    # the config does not import the OpenTelemetry SDK.
+    tracing: Any = None
     args: tuple[str, ...] = ()  # the command line, recorded in the graph file header
 
     @property

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from nanoservices.config import RunConfig
 from nanoservices.plan import DeploymentPlan
@@ -39,29 +40,60 @@ def run(
 
     with ray_session(config.address) as ray:
         _check_memory(ray, plan, config)
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
         from nanoservices.runtime.supervisor import Supervisor
 
-        supervisor = Supervisor.remote(plan, config, started_at)
+        # The supervisor (and the Edda it creates) run on the driver's node, so the files they
+        # write land where the user ran the command, in cluster mode too.
+        local_node = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        supervisor = Supervisor.options(scheduling_strategy=local_node).remote(
+            plan, config, started_at, local_node
+        )
         result_ref = supervisor.run.remote()
+        report = _ProgressReporter(ray, supervisor, on_progress)
         try:
-            result = _wait(ray, result_ref, None)
+            result = _wait(ray, result_ref, None, report)
         except KeyboardInterrupt:
-            if on_progress:
-                on_progress("interrupted: shutting down in order (Ctrl-C again to kill)")
+            report.say("interrupted: shutting down in order (Ctrl-C again to kill)")
             supervisor.stop.remote()
-            result = _wait(ray, result_ref, STOP_GRACE)
+            result = _wait(ray, result_ref, STOP_GRACE, report)
         finally:
             ray.kill(supervisor, no_restart=True)
     return summarise(plan, config, result, time.time() - started_at)
 
 
-def _wait(ray, ref, timeout: float | None):  # type: ignore[no-untyped-def]
-    """ray.get in short slices, so Ctrl-C reaches the driver promptly."""
+class _ProgressReporter:
+    """Relays the supervisor's progress lines to the caller, each once."""
+
+    def __init__(self, ray: Any, supervisor: Any, on_progress: Callable[[str], None] | None) -> None:
+        self._ray, self._supervisor, self._on_progress = ray, supervisor, on_progress
+        self._seen = 0
+
+    def say(self, line: str) -> None:
+        if self._on_progress is not None:
+            self._on_progress(line)
+
+    def poll(self) -> None:
+        if self._on_progress is None:
+            return
+        ready, _ = self._ray.wait([self._supervisor.progress.remote()], timeout=1.0)
+        if ready:
+            lines = self._ray.get(ready[0])
+            for line in lines[self._seen :]:
+                self._on_progress(line)
+            self._seen = len(lines)
+
+
+def _wait(ray: Any, ref: Any, timeout: float | None, report: _ProgressReporter) -> Any:
+    """ray.get in short slices, so Ctrl-C reaches the driver promptly and progress shows."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        ready, _ = ray.wait([ref], timeout=0.2)
+        ready, _ = ray.wait([ref], timeout=0.5)
         if ready:
+            report.poll()
             return ray.get(ref)
+        report.poll()
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError("the run did not shut down in time")
 
@@ -76,7 +108,7 @@ def _check_out_dir(out: Path | None) -> None:
         ) from None
 
 
-def _check_memory(ray, plan: DeploymentPlan, config: RunConfig) -> None:  # type: ignore[no-untyped-def]
+def _check_memory(ray: Any, plan: DeploymentPlan, config: RunConfig) -> None:
     from nanoservices.runtime.placement import MIB, memory_needed, smallest_fitting_per_host
 
     available = float(ray.cluster_resources().get("memory", 0))

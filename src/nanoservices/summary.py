@@ -36,6 +36,9 @@ class RunSummary:
     wall_seconds: float
     timings: dict[str, float]
     events: list[dict[str, Any]]
+    spans: dict[str, Any] = field(
+        default_factory=dict
+    )  # created, and per exporter exported/dropped by reason
     hosts_died: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
     files: list[str] = field(default_factory=list)
@@ -52,10 +55,26 @@ class RunSummary:
             == self.requests_completed + self.requests_failed_total + self.requests_in_flight
         )
 
+    @property
+    def spans_dropped(self) -> int:
+        return sum(sum(e.get("dropped", {}).values()) for e in self.spans.get("exporters", {}).values())
+
+    def span_lines(self) -> list[str]:
+        if not self.spans:
+            return []
+        out = [f"  spans: {self.spans.get('created', 0):,} created"]
+        for name, counts in sorted(self.spans.get("exporters", {}).items()):
+            dropped = counts.get("dropped", {})
+            reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(dropped.items()) if v) or "none"
+            exported = counts.get("exported", 0)
+            out.append(f"    {name}: {exported:,} exported, {sum(dropped.values()):,} dropped ({reasons})")
+        return out
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["requests_failed_total"] = self.requests_failed_total
         data["accounted"] = self.accounted
+        data["spans_dropped"] = self.spans_dropped
         return data
 
     def write(self, path: Path) -> None:
@@ -77,12 +96,15 @@ class RunSummary:
             f"  graph: {self.nodes:,} nodes, {self.edges:,} edges, {self.forgets:,} forgets, "
             f"{self.done_records:,} done records",
         ]
+        out += self.span_lines()
         if "registered" in self.timings:
             out.append(f"  all instances registered {self.timings['registered']:.2f} s after start")
         for event in self.events:
             out.append(f"  {event['event']}: {event['instance']} ({event['method']}) at {event['at']:.1f} s")
         if self.hosts_died:
             out.append(f"  hosts died outside chaos: {', '.join(sorted(self.hosts_died))}")
+        if self.spans_dropped:
+            out.append(f"  warning: {self.spans_dropped:,} spans were dropped; see the reasons above")
         if self.interrupted:
             out.append("  interrupted: the run was stopped early and shut down in order")
         return out
@@ -117,8 +139,13 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         timings=result.get("timings", {}),
         events=result["events"],
         hosts_died=result["hosts_died"],
+        spans=stats.get("spans", {}),
         interrupted=result.get("interrupted", False),
-        files=[*graph["files"], str(Path(str(config.out_dir)) / "summary.json")],
+        files=[
+            *graph["files"],
+            *result.get("flow_files", []),
+            str(Path(str(config.out_dir)) / "summary.json"),
+        ],
     )
     summary.write(Path(str(config.out_dir)) / "summary.json")
     return summary

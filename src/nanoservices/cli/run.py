@@ -57,19 +57,44 @@ def run(
     reduce: Annotated[
         bool, typer.Option("-f", "--reduce", help="Graph nodes per service and zone (spigo -f).")
     ] = False,
+    otlp_endpoint: Annotated[
+        list[str] | None,
+        typer.Option("--otlp-endpoint", help="Export spans over OTLP to this URL (repeatable)."),
+    ] = None,
+    otlp_protocol: Annotated[
+        str | None, typer.Option("--otlp-protocol", help="grpc or http/protobuf (default: env, else grpc).")
+    ] = None,
+    otlp_headers: Annotated[
+        str | None, typer.Option("--otlp-headers", help="key=value,key2=value2 sent with every export.")
+    ] = None,
+    flows: Annotated[
+        str | None,
+        typer.Option("--flows", help="Also write flows: zipkin, spigo, console (comma-separated)."),
+    ] = None,
     address: Annotated[
         str | None,
         typer.Option("--address", envvar="RAY_ADDRESS", help="Join a Ray cluster (auto, ray://...)."),
     ] = None,
 ) -> None:
     """Run a simulation: every instance on Ray, traffic from the denominators, chaos at half time."""
+    import os
+
     from pydantic import ValidationError
 
     from nanoservices.config import RunConfig
     from nanoservices.runtime.connection import RayStartError
     from nanoservices.simulation import NotEnoughMemory
     from nanoservices.simulation import run as run_simulation
+    from nanoservices.tracing import TracingSettings
 
+    with input_errors_exit():
+        tracing = TracingSettings.from_options(
+            otlp_endpoint or [],
+            otlp_protocol,
+            otlp_headers,
+            [f.strip() for f in flows.split(",") if f.strip()] if flows else [],
+            os.environ,
+        )
     if kv is not None:
         try:
             interval = parse_chat_kv(kv)
@@ -94,6 +119,7 @@ def run(
             graphml=graphml,
             reduce_names=reduce,
             address=address,
+            tracing=tracing,
             args=tuple(["nanoservices", *sys.argv[1:]]),
         )
     except ValidationError as exc:

@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from nanoservices.messages import RESPONSE_FOR, Message, Status, decode_batch, encode_batch
 from nanoservices.outputs.records import (
@@ -29,9 +29,18 @@ from nanoservices.registry import Change
 from nanoservices.runtime.instance import InstanceRuntime
 from nanoservices.runtime.stats import HostStats
 
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
+
 
 class HostDied(Exception):
     """A destination host cannot be reached any more."""
+
+
+class HostTracing(Protocol):
+    """The host process's OpenTelemetry side (nanoservices.tracing implements it)."""
+
+    def tracer_for(self, spec: InstanceSpec) -> Tracer: ...
 
 
 class Peers(Protocol):
@@ -65,8 +74,12 @@ class HostCore:
         seed: int,
         request_timeout: float,
         clock: Callable[[], float] = time.time,
+        tracing: HostTracing | None = None,
+        addresses: dict[str, str] | None = None,
     ) -> None:
         self.index = index
+        self.tracing = tracing
+        self._addresses = addresses or {}
         self.stats = HostStats()
         self.clock = clock
         self.request_timeout = request_timeout
@@ -84,6 +97,9 @@ class HostCore:
         self._background: list[asyncio.Task[None]] = []
         self._watch = self._watch_list()
         self._since = dict.fromkeys(self._watch, 0)
+
+    def ip_of(self, name: str) -> str:
+        return self._addresses.get(name, "")
 
     def wire(self, placement: dict[str, int], peers: Peers) -> None:
         self.placement = placement
@@ -173,7 +189,7 @@ class HostCore:
             else:
                 self.stats.one_way_dropped += 1
             return
-        instance.behaviour.on_message(msg)
+        instance.receive(msg)
 
     # --- timeouts -----------------------------------------------------------------------------
     def expire_at(self, deadline: float, instance: InstanceRuntime, request_id: int) -> None:

@@ -18,11 +18,15 @@ from nanoservices.naming import PACKAGE, REGION, SERVICE, ZONE
 from nanoservices.outputs.records import ExitReason
 from nanoservices.packages.base import Behaviour, BehaviourSettings, Peer, ReplyHandler, behaviour_for
 from nanoservices.plan import InstanceSpec
+from nanoservices.runtime import spans
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
     from nanoservices.runtime.host import HostCore
 
-Pending = tuple[ReplyHandler | Message, float]  # (callback or relayed request, deadline)
+# (callback or relayed request, deadline, CLIENT span or None, SERVER span it was sent under or None)
+Pending = tuple[ReplyHandler | Message, float, "Span | None", "Span | None"]
 
 
 class InstanceRuntime:
@@ -41,6 +45,9 @@ class InstanceRuntime:
         self.is_traffic_source = behaviour_class.generates_traffic
         self._zone_local = not behaviour_class.cross_zone
         self.behaviour: Behaviour = behaviour_class(self)
+        self._tracer = host.tracing.tracer_for(spec) if host.tracing is not None else None
+        self._serving: dict[tuple[str, int], Span] = {}  # SERVER spans of requests not yet answered
+        self._current: Span | None = None  # the SERVER span whose handling is running now
 
     # --- InstanceContext -------------------------------------------------------------------
     @property
@@ -51,12 +58,19 @@ class InstanceRuntime:
         return self._host.clock()
 
     def call(self, target: str, kind: Kind, payload: str, on_reply: ReplyHandler) -> None:
-        self._request(target, kind, payload, on_reply)
+        self._request(target, kind, payload, on_reply, self._current)
 
     def forward(self, request: Message, target: str) -> None:
-        self._request(target, request.kind, request.payload, request)
+        parent = (
+            self._serving.get((request.reply_to, request.request_id)) if self._tracer is not None else None
+        )
+        self._request(target, request.kind, request.payload, request, parent)
 
     def reply(self, request: Message, payload: str, status: Status = Status.OK) -> None:
+        if self._tracer is not None:
+            span = self._serving.pop((request.reply_to, request.request_id), None)
+            if span is not None:
+                spans.end(span, status, True)
         self._host.send(
             Message(
                 kind=RESPONSE_FOR[request.kind],
@@ -70,10 +84,14 @@ class InstanceRuntime:
         )
 
     def send(self, target: str, kind: Kind, payload: str) -> None:
-        if self.running:
-            self._host.send(
-                Message(kind=kind, sender=self.name, target=target, payload=payload, sent=self._host.clock())
-            )
+        if not self.running:
+            return
+        msg = Message(kind=kind, sender=self.name, target=target, payload=payload, sent=self._host.clock())
+        if self._tracer is not None:
+            span = self._start_client(self._current, msg)
+            msg.trace = spans.traceparent(span)
+            span.end()
+        self._host.send(msg)
 
     def connect(self, name: str) -> None:
         if name != self.name and name not in self._routes:
@@ -84,31 +102,57 @@ class InstanceRuntime:
         self._timers.append(asyncio.get_running_loop().create_task(self._ticker(interval, tick)))
 
     # --- runtime side ----------------------------------------------------------------------
-    def _request(self, target: str, kind: Kind, payload: str, handler: ReplyHandler | Message) -> None:
+    def _request(
+        self, target: str, kind: Kind, payload: str, handler: ReplyHandler | Message, parent: Span | None
+    ) -> None:
         host = self._host
         self._next_request += 1
         request_id = self._next_request
         now = host.clock()
         if self.is_traffic_source:
             host.stats.requests_issued += 1
+        msg = Message(
+            kind=kind,
+            sender=self.name,
+            target=target,
+            payload=payload,
+            request_id=request_id,
+            reply_to=self.name,
+            sent=now,
+        )
+        span = None
+        if self._tracer is not None:
+            span = self._start_client(parent, msg)
+            msg.trace = spans.traceparent(span)
         if not self.running:
-            self.pending[request_id] = (handler, now)
+            self.pending[request_id] = (handler, now, span, parent)
             self.resolve(request_id, Status.STOPPED, "")
             return
         deadline = now + host.request_timeout
-        self.pending[request_id] = (handler, deadline)
+        self.pending[request_id] = (handler, deadline, span, parent)
         host.expire_at(deadline, self, request_id)
-        host.send(
-            Message(
-                kind=kind,
-                sender=self.name,
-                target=target,
-                payload=payload,
-                request_id=request_id,
-                reply_to=self.name,
-                sent=now,
-            )
-        )
+        host.send(msg)
+
+    def _start_client(self, parent: Span | None, msg: Message) -> Span:
+        assert self._tracer is not None
+        service = msg.target.rsplit(".", 2)[-2] if msg.target else ""
+        return spans.start_client(self._tracer, parent, msg, service, self._host.ip_of(msg.target))
+
+    def receive(self, msg: Message) -> None:
+        """A request or one-way message for this instance, handled inside its SERVER span."""
+        if self._tracer is None:
+            self.behaviour.on_message(msg)
+            return
+        span = spans.start_server(self._tracer, msg, self.spec.service, self._host.ip_of(msg.sender))
+        if msg.is_request:
+            self._serving[(msg.reply_to, msg.request_id)] = span
+        previous, self._current = self._current, span
+        try:
+            self.behaviour.on_message(msg)
+        finally:
+            self._current = previous
+        if not msg.is_request:
+            span.end()
 
     def on_response(self, msg: Message) -> None:
         entry = self.pending.pop(msg.request_id, None)
@@ -120,11 +164,17 @@ class InstanceRuntime:
                 self._host.stats.requests_completed += 1
             else:
                 self._host.stats.failed(msg.status)
-        handler = entry[0]
+        handler, _deadline, span, parent = entry
+        if span is not None:
+            spans.end(span, msg.status, True)
         if type(handler) is Message:
             self.reply(handler, msg.payload, msg.status)
-        else:
+            return
+        previous, self._current = self._current, parent
+        try:
             handler(msg)  # type: ignore[operator]
+        finally:
+            self._current = previous
 
     def resolve(self, request_id: int, status: Status, payload: str) -> None:
         """End a pending request with a response made by the runtime (failures, timeouts)."""
@@ -200,4 +250,7 @@ class InstanceRuntime:
         else:
             for request_id in list(self.pending):
                 self.resolve(request_id, Status.STOPPED, "")
+        for span in self._serving.values():  # requests it will never answer itself
+            spans.end(span, Status.STOPPED, True)
+        self._serving.clear()
         self._host.record_done(self.name, reason)

@@ -48,8 +48,24 @@ class Host:
         settings: BehaviourSettings,
         seed: int,
         request_timeout: float,
+        tracing_settings: Any = None,
+        addresses: dict[str, str] | None = None,
     ) -> None:
-        self.core = HostCore(index, specs, registries, settings, seed, request_timeout)
+        self._tracing = None
+        if tracing_settings is not None:
+            from nanoservices.tracing import HostTracing
+
+            self._tracing = HostTracing(tracing_settings, host_label=f"host-{index}")
+        self.core = HostCore(
+            index,
+            specs,
+            registries,
+            settings,
+            seed,
+            request_timeout,
+            tracing=self._tracing,
+            addresses=addresses,
+        )
         self._stopped = asyncio.Event()
 
     async def wire(
@@ -83,8 +99,15 @@ class Host:
     async def stop_instance(self, name: str, reason: ExitReason) -> bool:
         return await self.core.stop_instance(name, reason)
 
-    async def stop_all(self) -> dict[str, object]:
+    async def stop_all(self, flush_timeout: float) -> dict[str, object]:
+        """Stop every instance, flush spans within the bound, hand back counters and flow files."""
         stats = await self.core.stop_all()
+        if self._tracing is not None:
+            tracing = self._tracing
+            stats["spans"] = await asyncio.get_running_loop().run_in_executor(
+                None, tracing.shutdown, flush_timeout
+            )
+            stats["flow_part"] = tracing.flow_part()
         self._stopped.set()
         return stats
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from nanoservices.messages import Status
 
@@ -29,13 +30,11 @@ class HostStats:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def add_stats(total: dict[str, object], part: dict[str, object]) -> dict[str, object]:
+def add_stats(total: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
+    """Sum nested counter dicts (hosts' stats, span counts per exporter and reason)."""
     for key, value in part.items():
         if isinstance(value, dict):
-            bucket = total.setdefault(key, {})
-            assert isinstance(bucket, dict)
-            for k, v in value.items():
-                bucket[k] = bucket.get(k, 0) + v
+            add_stats(total.setdefault(key, {}), value)
         else:
-            total[key] = total.get(key, 0) + value  # type: ignore[operator]
+            total[key] = total.get(key, 0) + value
     return total

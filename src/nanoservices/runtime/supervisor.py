@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -24,11 +25,16 @@ from nanoservices.runtime.registry_actor import Registry
 from nanoservices.runtime.stats import add_stats
 
 DRAIN_GRACE = 0.5  # seconds beyond the request timeout to let issued requests finish
+FILE_FLOWS = ("zipkin", "spigo")  # flow kinds written as files by the driver's side
+SPAN_FLUSH_BOUND = 10.0  # seconds a host may spend flushing spans at shutdown
 
 
 @ray.remote(num_cpus=0)
 class Supervisor:
-    def __init__(self, plan: DeploymentPlan, config: RunConfig, started_at: float) -> None:
+    def __init__(
+        self, plan: DeploymentPlan, config: RunConfig, started_at: float, local_node: Any = None
+    ) -> None:
+        self.local_node = local_node  # scheduling strategy pinning Edda next to the driver
         self.plan = plan
         self.config = config
         self.started_at = started_at
@@ -41,6 +47,14 @@ class Supervisor:
         self._died: dict[int, str] = {}  # hosts that died outside chaos, with the error
         self._events: list[dict[str, object]] = []
         self._shutting_down = False
+        self._progress: list[str] = []
+
+    def progress(self) -> list[str]:
+        """Lines describing what happened since the run began (the driver prints the new ones)."""
+        return self._progress
+
+    def _say(self, line: str) -> None:
+        self._progress.append(f"[{time.time() - self.started_at:6.1f}s] {line}")
 
     def stop(self) -> None:
         """Ctrl-C or an API caller: end the run early, but still shut down in order."""
@@ -49,23 +63,31 @@ class Supervisor:
     async def run(self) -> dict[str, object]:
         timings: dict[str, float] = {}
         try:
+            plan = self.plan
+            self._say(
+                f"starting {len(plan.instances):,} instances and {len(plan.registries)} Eureka registries"
+            )
             await self._create()
             timings["created"] = time.time() - self.started_at
+            self._say(f"{len(self._hosts):,} hosts (Ray actors) up")
             await asyncio.gather(*(h.register_all.remote() for h in self._hosts))
             timings["registered"] = time.time() - self.started_at
             await asyncio.gather(*(h.poll_once.remote() for h in self._hosts))
             timings["discovered"] = time.time() - self.started_at
+            self._say("all instances registered and discovered")
             loop = asyncio.get_running_loop()
             watchers = [loop.create_task(self._watch_host(i, h)) for i, h in enumerate(self._hosts)]
             await asyncio.gather(*(h.start.remote(self.config.poll_interval) for h in self._hosts))
             await self._open_fsm()
             timings["traffic_started"] = time.time() - self.started_at
             run_started = time.time()
+            self._say(f"traffic running for {self.config.duration:g} s")
             half = self.config.duration / 2
             if not await self._sleep_or_stop(half) and self.config.chaos:
                 await self._chaos_monkey()
             await self._sleep_or_stop(self.config.duration - (time.time() - run_started))
             timings["run_seconds"] = time.time() - run_started
+            self._say("shutting down")
             summary = await self._shutdown()
             for watcher in watchers:
                 watcher.cancel()
@@ -78,7 +100,7 @@ class Supervisor:
 
     async def _create(self) -> None:
         plan, config = self.plan, self.config
-        self._edda = Edda.options(name="edda").remote()
+        self._edda = Edda.options(name="edda", scheduling_strategy=self.local_node).remote()
         self._registries = [Registry.options(name=f"eureka:{r.name}").remote(r.name) for r in plan.registries]
         for i, registry in enumerate(plan.registries):
             peers = [
@@ -89,9 +111,17 @@ class Supervisor:
             self._registries[i].wire.remote(peers)
         self._host_specs = assign_hosts(plan, config.instances_per_host)
         settings = config.behaviour_settings
+        addresses = {spec.name: spec.ip for spec in plan.instances} if config.tracing is not None else None
         self._hosts = [
             Host.options(name=f"host:{i}").remote(
-                i, specs, plan.registries, settings, config.seed, config.request_timeout
+                i,
+                specs,
+                plan.registries,
+                settings,
+                config.seed,
+                config.request_timeout,
+                config.tracing,
+                addresses,
             )
             for i, specs in enumerate(self._host_specs)
         ]
@@ -179,11 +209,18 @@ class Supervisor:
         await asyncio.gather(
             *(h.drain.remote(self.config.request_timeout + DRAIN_GRACE) for h in live), return_exceptions=True
         )
-        results = await asyncio.gather(*(h.stop_all.remote() for h in live), return_exceptions=True)
+        results = await asyncio.gather(
+            *(h.stop_all.remote(SPAN_FLUSH_BOUND) for h in live), return_exceptions=True
+        )
         totals: dict[str, object] = {}
+        flow_parts: list[bytes] = []
         for result in results:
             if isinstance(result, dict):
+                part = result.pop("flow_part", None)
+                if part:
+                    flow_parts.append(part)
                 add_stats(totals, result)
+        flow_files = self._write_flows(flow_parts)
         killed_instances = sum(len(self._host_specs[i]) for i in self._killed)
         out = str(self.config.out_dir)
         graph = await self._edda.write.remote(
@@ -198,8 +235,18 @@ class Supervisor:
             "hosts_died": {str(i): e for i, e in self._died.items()},
             "stats": totals,
             "graph": graph,
+            "flow_files": flow_files,
             "events": self._events,
         }
+
+    def _write_flows(self, parts: list[bytes]) -> list[str]:
+        tracing = self.config.tracing
+        kinds = {kind for kind in (tracing.flows if tracing is not None else ()) if kind in FILE_FLOWS}
+        if not kinds:
+            return []
+        from nanoservices.tracing import write_flows
+
+        return write_flows(Path(str(self.config.out_dir)), kinds, parts)
 
     async def _kill_all(self) -> None:
         self._shutting_down = True
