@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,3 +24,22 @@ def shared_spigo() -> Path:
     if not path.is_dir():
         pytest.skip(f"spigo reference data not found at {path} (the CI clone has shared/ next to the repo)")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_arch() -> Path:
+    """10 instances: a K=1 run stays at 15 Ray actors (hosts, 3 registries, Edda, supervisor)."""
+    return REPO / "tests" / "data" / "arch" / "tiny_arch.json"
+
+
+@pytest.fixture(scope="session")
+def ray_local() -> Iterator[object]:
+    """One embedded Ray for the session, on loopback, no dashboard; shut down at the end."""
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # before Ray is imported: bind 127.0.0.1
+    import ray
+
+    ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    try:
+        yield ray
+    finally:
+        ray.shutdown()

@@ -271,12 +271,18 @@ class HostCore:
             await self.poll_once()
 
     # --- lifecycle ----------------------------------------------------------------------------
-    def start_instances(self, poll_interval: float) -> None:
+    def busy(self) -> bool:
+        """Messages queued, scheduled or in transit (used to let an in-process run settle)."""
+        return bool(self._local or self._outboxes or self._in_transit or self._pump_scheduled)
+
+    def start_instances(self, poll_interval: float, background: bool = True) -> None:
         for instance in self.instances.values():
             instance.start()
         for instance in self.instances.values():
             if instance.routes:
                 instance.behaviour.on_routes_changed()
+        if not background:
+            return
         loop = asyncio.get_running_loop()
         self._background.append(loop.create_task(self._expire_loop()))
         if self._watch:

@@ -1,0 +1,85 @@
+"""End-to-end runs on a real (embedded, loopback) Ray. Each run stays under ~30 Ray actors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nanoservices.architecture import load_architecture
+from nanoservices.config import RunConfig
+from nanoservices.discovery_rules import expected_edges, expected_nodes
+from nanoservices.outputs.graph_json import read_graph_json
+from nanoservices.plan import DeploymentPlan, expand
+from nanoservices.simulation import NotEnoughMemory, run
+
+pytestmark = pytest.mark.ray
+
+ARCHITECTURES = Path(__file__).resolve().parents[1] / "architectures"
+
+
+def simulate(ray_local: object, plan: DeploymentPlan, out: Path, **options: object) -> dict[str, object]:
+    settings: dict[str, object] = {"arch": plan.arch, "duration": 2.0, "out_dir": out, "poll_interval": 0.5}
+    settings.update(options)
+    summary = run(RunConfig(**settings), plan)  # type: ignore[arg-type]
+    written = json.loads((out / "summary.json").read_text())
+    assert written["accounted"] is True, written
+    assert summary.accounted
+    return written
+
+
+def test_lamp_graph_equals_spigos_sample(ray_local: object, tmp_path: Path, spigo_data: Path) -> None:
+    plan = expand(load_architecture(ARCHITECTURES / "lamp_arch.json"))
+    summary = simulate(ray_local, plan, tmp_path, instances_per_host=100)
+    graph = read_graph_json(tmp_path / "graph.json")
+    sample = read_graph_json(spigo_data / "lamp.json")
+    assert set(graph.nodes) == set(sample.nodes) and len(graph.nodes) == 23
+    assert graph.edges == sample.edges and len(graph.edges) == 73
+    assert set(graph.done) == set(graph.nodes)
+    assert set(graph.done.values()) == {"normal"}
+    assert summary["requests_issued"] > 0
+    assert summary["requests_completed"] == summary["requests_issued"] - summary["requests_in_flight"]
+    assert summary["hosts"] == 5  # one per zone, plus the cross-zone elb and the global www
+
+
+def test_one_actor_per_instance_and_packed_give_identical_graphs(
+    ray_local: object, tmp_path: Path, tiny_arch: Path
+) -> None:
+    plan = expand(load_architecture(tiny_arch))
+    graphs = []
+    for per_host in (1, 100):
+        out = tmp_path / f"k{per_host}"
+        summary = simulate(ray_local, plan, out, instances_per_host=per_host, chaos=False)
+        assert summary["hosts"] == (len(plan.instances) if per_host == 1 else 5)
+        graphs.append(read_graph_json(out / "graph.json"))
+    one, packed = graphs
+    assert set(one.nodes) == set(packed.nodes) == expected_nodes(plan)
+    assert one.edges == packed.edges == expected_edges(plan)
+    assert one.done == packed.done == dict.fromkeys(one.nodes, "normal")
+
+
+def test_chaos_monkey_kills_an_actor_and_the_run_accounts_for_it(
+    ray_local: object, tmp_path: Path, tiny_arch: Path
+) -> None:
+    plan = expand(load_architecture(tiny_arch))
+    summary = simulate(ray_local, plan, tmp_path, instances_per_host=1, duration=3.0, poll_interval=0.25, rate=50)
+    [event] = summary["events"]
+    assert event["method"] == "ray.kill"
+    victim = event["instance"]
+    graph = read_graph_json(tmp_path / "graph.json")
+    victim_node = next(n for n in graph.nodes if victim.split(".")[4] in n)
+    assert graph.done[victim_node] == "chaos"
+    assert all(exit == "normal" for node, exit in graph.done.items() if node != victim_node)
+    assert set(graph.done) == set(graph.nodes)
+    # The proxy in the victim's zone routed only to it: it forgets the victim at the next poll.
+    assert any(target == victim_node for _, target in graph.forgets.values())
+    assert summary["instances_killed"] == 1
+    assert summary["requests_failed_total"] > 0
+    assert set(summary["requests_failed"]) <= {"dead_instance", "no_route", "timeout", "stopped"}
+
+
+def test_refuses_a_plan_larger_than_memory_and_suggests_packing(ray_local: object, tmp_path: Path) -> None:
+    plan = expand(load_architecture(ARCHITECTURES / "netflixoss_arch.json"), scale=2000)
+    with pytest.raises(NotEnoughMemory, match=r"--instances-per-host \d+"):
+        run(RunConfig(arch=plan.arch, duration=1.0, out_dir=tmp_path), plan)
