@@ -25,6 +25,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_plan.py
+	$(BIN)/python scripts/bench_runtime.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# Before any test imports Ray: every Ray process the tests start binds 127.0.0.1 only.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -35,7 +38,6 @@ def tiny_arch() -> Path:
 @pytest.fixture(scope="session")
 def ray_local() -> Iterator[object]:
     """One embedded Ray for the session, on loopback, no dashboard; shut down at the end."""
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # before Ray is imported: bind 127.0.0.1
     import ray
 
     ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")

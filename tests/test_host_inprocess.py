@@ -84,7 +84,11 @@ def test_netflixoss_two_regions_matches_rules() -> None:
         return run
 
     run = asyncio.run(scenario())
-    edges = {(to_node_name(r.source), to_node_name(r.target)) for r in run.peers.records if isinstance(r, EdgeRecord)}
+    edges = {
+        (to_node_name(r.source), to_node_name(r.target))
+        for r in run.peers.records
+        if isinstance(r, EdgeRecord)
+    }
     assert edges == expected_edges(plan)
 
 

@@ -63,7 +63,9 @@ def test_chaos_monkey_kills_an_actor_and_the_run_accounts_for_it(
     ray_local: object, tmp_path: Path, tiny_arch: Path
 ) -> None:
     plan = expand(load_architecture(tiny_arch))
-    summary = simulate(ray_local, plan, tmp_path, instances_per_host=1, duration=3.0, poll_interval=0.25, rate=50)
+    summary = simulate(
+        ray_local, plan, tmp_path, instances_per_host=1, duration=3.0, poll_interval=0.25, rate=50
+    )
     [event] = summary["events"]
     assert event["method"] == "ray.kill"
     victim = event["instance"]

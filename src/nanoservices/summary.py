@@ -36,6 +36,7 @@ class RunSummary:
     wall_seconds: float
     timings: dict[str, float]
     events: list[dict[str, Any]]
+    host_memory_bytes: int = 0  # proportional set size of all host processes, after discovery
     spans: dict[str, Any] = field(
         default_factory=dict
     )  # created, and per exporter exported/dropped by reason
@@ -98,7 +99,12 @@ class RunSummary:
         ]
         out += self.span_lines()
         if "registered" in self.timings:
-            out.append(f"  all instances registered {self.timings['registered']:.2f} s after start")
+            total_mib = self.host_memory_bytes / (1 << 20)
+            per_instance = total_mib / max(1, self.instances_started)
+            out.append(
+                f"  all instances registered {self.timings['registered']:.2f} s after start; "
+                f"hosts use {total_mib:,.0f} MiB ({per_instance:.2f} MiB per instance)"
+            )
         for event in self.events:
             out.append(f"  {event['event']}: {event['instance']} ({event['method']}) at {event['at']:.1f} s")
         if self.hosts_died:
@@ -140,6 +146,7 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         events=result["events"],
         hosts_died=result["hosts_died"],
         spans=stats.get("spans", {}),
+        host_memory_bytes=result.get("host_memory_bytes", 0),
         interrupted=result.get("interrupted", False),
         files=[
             *graph["files"],

@@ -13,6 +13,7 @@ from nanoservices.cli._errors import EXIT_INPUT, input_errors_exit
 from nanoservices.durations import parse_chat_kv, parse_duration
 
 EXIT_RUNTIME = 1
+EXIT_INTERRUPTED = 130  # the shell's convention for a command ended by Ctrl-C
 
 
 def _duration(value: str) -> float:
@@ -132,8 +133,13 @@ def run(
         except (RayStartError, NotEnoughMemory, TimeoutError) as exc:
             typer.echo(f"nanoservices: {exc}", err=True)
             raise typer.Exit(EXIT_RUNTIME) from None
+        except KeyboardInterrupt:
+            typer.echo("nanoservices: interrupted before the run started", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
     for line in summary.lines():
         typer.echo(line)
     if summary.hosts_died:
         typer.echo(f"nanoservices: {len(summary.hosts_died)} host(s) died outside chaos", err=True)
         raise typer.Exit(EXIT_RUNTIME)
+    if summary.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)

@@ -117,3 +117,20 @@ class Host:
 
     def instance_count(self) -> int:
         return len(self.core.instances)
+
+    def memory(self) -> int:
+        """This process's proportional set size in bytes (shared pages split between sharers)."""
+        return process_memory()
+
+
+def process_memory() -> int:
+    try:
+        with open("/proc/self/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

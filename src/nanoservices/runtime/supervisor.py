@@ -48,6 +48,7 @@ class Supervisor:
         self._events: list[dict[str, object]] = []
         self._shutting_down = False
         self._progress: list[str] = []
+        self._host_memory = 0
 
     def progress(self) -> list[str]:
         """Lines describing what happened since the run began (the driver prints the new ones)."""
@@ -75,6 +76,7 @@ class Supervisor:
             await asyncio.gather(*(h.poll_once.remote() for h in self._hosts))
             timings["discovered"] = time.time() - self.started_at
             self._say("all instances registered and discovered")
+            self._host_memory = sum(await asyncio.gather(*(h.memory.remote() for h in self._hosts)))
             loop = asyncio.get_running_loop()
             watchers = [loop.create_task(self._watch_host(i, h)) for i, h in enumerate(self._hosts)]
             await asyncio.gather(*(h.start.remote(self.config.poll_interval) for h in self._hosts))
@@ -230,6 +232,7 @@ class Supervisor:
         return {
             "arch": self.plan.arch,
             "hosts": len(self._hosts),
+            "host_memory_bytes": self._host_memory,
             "instances_planned": len(self.plan.instances),
             "instances_killed": killed_instances,
             "hosts_died": {str(i): e for i, e in self._died.items()},

@@ -11,6 +11,7 @@ thread; deque append/popleft are atomic, so the export thread needs no lock to c
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -95,10 +96,8 @@ class Lane:
             self._stop_exporter()
 
     def _stop_exporter(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the exporter's own cleanup failing changes no count
             self.exporter.shutdown()
-        except Exception:  # the exporter's own cleanup failing changes no count
-            pass
 
     def close(self, deadline: float) -> None:
         """Wait for the drain (bounded), then settle the counts: what is left is dropped."""

@@ -83,7 +83,9 @@ class TracingSettings(BaseModel):
         )
 
 
-def _pick(flag: str | None, flag_name: str, environ: Mapping[str, str], *names: str) -> tuple[str, str] | None:
+def _pick(
+    flag: str | None, flag_name: str, environ: Mapping[str, str], *names: str
+) -> tuple[str, str] | None:
     """(value, source) from the flag, else the first variable set (signal-specific names first)."""
     if flag is not None:
         return flag, flag_name
@@ -117,14 +119,20 @@ def _pairs(text: str, source: str, what: str, problems: list[Problem]) -> list[t
         key, sep, value = item.partition("=")
         key, value = key.strip(), urllib.parse.unquote(value.strip())
         if not sep or not key:
-            problems.append(Problem(source, "", f"malformed {what} {item.strip()!r}; write key=value,key2=value2"))
+            problems.append(
+                Problem(source, "", f"malformed {what} {item.strip()!r}; write key=value,key2=value2")
+            )
             return []
         pairs.append((key, value))
     return pairs
 
 
-def _headers(flag: str | None, environ: Mapping[str, str], problems: list[Problem]) -> tuple[tuple[str, str], ...]:
-    picked = _pick(flag, "--otlp-headers", environ, "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")
+def _headers(
+    flag: str | None, environ: Mapping[str, str], problems: list[Problem]
+) -> tuple[tuple[str, str], ...]:
+    picked = _pick(
+        flag, "--otlp-headers", environ, "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"
+    )
     if picked is None:
         return ()
     pairs = _pairs(picked[0], picked[1], "header", problems)
@@ -207,7 +215,9 @@ def _flows(flows: list[str], problems: list[Problem]) -> frozenset[str]:
         if not item:
             continue
         if item not in FLOW_KINDS:
-            problems.append(Problem("--flows", "", f"unknown flow kind {item!r}; use zipkin, spigo or console"))
+            problems.append(
+                Problem("--flows", "", f"unknown flow kind {item!r}; use zipkin, spigo or console")
+            )
             continue
         kinds.add(item)
     return frozenset(kinds)

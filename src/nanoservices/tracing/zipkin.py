@@ -14,8 +14,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind, StatusCode
 
-PORT = 8080  # spigo's flow files put every endpoint on port 8080
-INSTANCE_TAG = "service.instance.id"  # the nine-field name, which spigo's v1 flow names endpoints by
+from nanoservices.tracing.flows import INSTANCE_TAG, PORT
+
 _KINDS = {
     SpanKind.CLIENT: "CLIENT",
     SpanKind.SERVER: "SERVER",

@@ -1,0 +1,83 @@
+"""Runtime benchmark (issue 3): start-up time and memory per instance.
+
+1. netflixoss at one Ray actor per instance (K=1): time from run start to all instances registered,
+   against creating the same number of empty Ray actors in the same Ray session (target: <= 1.3x).
+2. netflixoss -p 10000 packed (one host per zone): 6,300 instances registered (target: < 10 s).
+
+Prints one line per figure. Run with `make bench` or `.venv/bin/python scripts/bench_runtime.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+import ray  # noqa: E402
+
+from nanoservices.catalog import resolve_plan  # noqa: E402
+from nanoservices.config import RunConfig  # noqa: E402
+from nanoservices.simulation import run  # noqa: E402
+
+
+@ray.remote(num_cpus=0)
+class Empty:
+    def ping(self) -> int:
+        return os.getpid()
+
+
+def empty_actors_seconds(count: int) -> float:
+    started = time.perf_counter()
+    actors = [Empty.remote() for _ in range(count)]
+    ray.get([a.ping.remote() for a in actors])
+    elapsed = time.perf_counter() - started
+    for actor in actors:
+        ray.kill(actor)
+    return elapsed
+
+
+def simulate(arch: str, scale: int, per_host: int, out: Path) -> dict[str, float]:
+    plan = resolve_plan(arch, scale)
+    config = RunConfig(
+        arch=arch, scale=scale, duration=1.0, instances_per_host=per_host, out_dir=out, chaos=False
+    )
+    summary = run(config, plan)
+    return {
+        "instances": summary.instances_started,
+        "hosts": summary.hosts,
+        "registered": summary.timings["registered"],
+        "mib_per_instance": summary.host_memory_bytes / (1 << 20) / max(1, summary.instances_started),
+    }
+
+
+def main() -> int:
+    ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    with tempfile.TemporaryDirectory() as tmp:
+        actors = len(resolve_plan("netflixoss", 100).instances)
+        # Actor start-up on 2 cores varies run to run; bracket the simulation with the baseline.
+        before = empty_actors_seconds(actors)
+        k1 = simulate("netflixoss", 100, 1, Path(tmp) / "k1")
+        after = empty_actors_seconds(actors)
+        baseline = (before + after) / 2
+        ratio = k1["registered"] / baseline
+        print(
+            f"netflixoss K=1: {k1['instances']:.0f} instances on {k1['hosts']:.0f} actors registered in "
+            f"{k1['registered']:.2f} s; {actors} empty Ray actors: {before:.2f} s before, {after:.2f} s after; "
+            f"ratio {ratio:.2f} (target <= 1.3); {k1['mib_per_instance']:.1f} MiB per instance"
+        )
+        packed = simulate("netflixoss", 10_000, 100_000, Path(tmp) / "packed")
+        print(
+            f"netflixoss -p 10000 packed: {packed['instances']:.0f} instances on {packed['hosts']:.0f} actors "
+            f"registered in {packed['registered']:.2f} s (target < 10 s); "
+            f"{packed['mib_per_instance'] * 1024:.1f} KiB per instance"
+        )
+    ray.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Ctrl-C: the run shuts down in order (files written, every instance done) and no actor survives.
+
+The CLI runs in a subprocess joined to a Ray cluster this test owns, so the test can look at the
+cluster's actor table after the command has gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from nanoservices.outputs.graph_json import read_graph_json
+
+pytestmark = pytest.mark.ray
+
+CLI = str(Path(sys.executable).parent / "nanoservices")
+ALIVE_ACTORS = """
+import sys, ray
+ray.init(address=sys.argv[1], log_to_driver=False, logging_level="ERROR")
+alive = [a for a in ray._private.state.actors().values() if a["State"] != "DEAD"]
+print(len(alive))
+"""
+
+
+def lines_of(stream: object) -> queue.Queue[str]:
+    found: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            found.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return found
+
+
+def wait_for_line(lines: queue.Queue[str], needle: str, timeout: float) -> list[str]:
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        seen.append(line)
+        if needle in line:
+            return seen
+    raise AssertionError(f"no line with {needle!r} within {timeout} s; saw: {seen}")
+
+
+def alive_actors(address: str) -> int:
+    out = subprocess.run(
+        [sys.executable, "-c", ALIVE_ACTORS, address], capture_output=True, text=True, timeout=60, check=True
+    )
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def cluster() -> object:
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
+    try:
+        yield cluster
+    finally:
+        cluster.shutdown()
+
+
+def test_ctrl_c_shuts_down_in_order_and_leaves_no_actor(
+    cluster: object, tmp_path: Path, tiny_arch: Path
+) -> None:
+    address = cluster.address  # type: ignore[attr-defined]
+    out = tmp_path / "run"
+    env = {**os.environ, "RAY_ADDRESS": address}
+    process = subprocess.Popen(
+        [CLI, "run", str(tiny_arch), "-d", "120", "-K", "1", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        progress = lines_of(process.stderr)
+        wait_for_line(progress, "traffic running", timeout=120)
+        assert alive_actors(address) == 10 + 3 + 2  # hosts, registries, Edda and the supervisor
+        process.send_signal(signal.SIGINT)
+        stdout, _ = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is True
+    assert summary["accounted"] is True
+    graph = read_graph_json(out / "graph.json")
+    assert len(graph.nodes) == 10
+    assert set(graph.done) == set(graph.nodes)
+    deadline = time.monotonic() + 60
+    while (alive := alive_actors(address)) and time.monotonic() < deadline:
+        pass
+    assert alive == 0
