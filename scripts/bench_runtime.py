@@ -17,11 +17,11 @@ from pathlib import Path
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
-import ray  # noqa: E402
+import ray
 
-from nanoservices.catalog import resolve_plan  # noqa: E402
-from nanoservices.config import RunConfig  # noqa: E402
-from nanoservices.simulation import run  # noqa: E402
+from nanoservices.catalog import resolve_plan
+from nanoservices.config import RunConfig
+from nanoservices.simulation import run
 
 
 @ray.remote(num_cpus=0)
@@ -66,12 +66,14 @@ def main() -> int:
         ratio = k1["registered"] / baseline
         print(
             f"netflixoss K=1: {k1['instances']:.0f} instances on {k1['hosts']:.0f} actors registered in "
-            f"{k1['registered']:.2f} s; {actors} empty Ray actors: {before:.2f} s before, {after:.2f} s after; "
+            f"{k1['registered']:.2f} s; {actors} empty Ray actors: {before:.2f} s before, "
+            f"{after:.2f} s after; "
             f"ratio {ratio:.2f} (target <= 1.3); {k1['mib_per_instance']:.1f} MiB per instance"
         )
         packed = simulate("netflixoss", 10_000, 100_000, Path(tmp) / "packed")
         print(
-            f"netflixoss -p 10000 packed: {packed['instances']:.0f} instances on {packed['hosts']:.0f} actors "
+            f"netflixoss -p 10000 packed: {packed['instances']:.0f} instances "
+            f"on {packed['hosts']:.0f} actors "
             f"registered in {packed['registered']:.2f} s (target < 10 s); "
             f"{packed['mib_per_instance'] * 1024:.1f} KiB per instance"
         )

@@ -31,6 +31,8 @@ def parse_chat_kv(text: str) -> float:
     key, sep, value = text.partition(":")
     if not sep or key != "chat":
         raise ValueError(f"{text!r}: the only key is chat, as in chat:10ms")
+    if not _PART.search(value):
+        raise ValueError(f"{text!r}: the chat interval needs a unit, as in chat:10ms (spigo's rule)")
     interval = parse_duration(value)
     if not 0.001 <= interval <= 3600:
         raise ValueError(f"{text!r}: the chat interval must be between 1ms and 1h")

@@ -6,9 +6,37 @@ picks exit codes; the library raises InputError and the commands turn it into ex
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
+
+# typer vendors its own click; its usage errors all derive from the ClickException of that copy.
+ClickException = typer.BadParameter.__mro__[2]
+
+
+class OneLineErrors(TyperGroup):
+    """Usage errors as one line on stderr (typer draws a multi-line box): `nanoservices run: ...`."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except ClickException as error:
+            context = getattr(error, "ctx", None)
+            where = context.command_path if context is not None else "nanoservices"
+            typer.echo(f"{where}: {error.format_message()}", err=True)
+            sys.exit(error.exit_code)
+        except typer.Abort:
+            typer.echo("nanoservices: aborted", err=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
 
 app = typer.Typer(
+    cls=OneLineErrors,
     name="nanoservices",
     help="Simulate microservice architectures (spigo's format) as Ray actors.",
     no_args_is_help=True,

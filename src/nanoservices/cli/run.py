@@ -16,11 +16,11 @@ EXIT_RUNTIME = 1
 EXIT_INTERRUPTED = 130  # the shell's convention for a command ended by Ctrl-C
 
 
-def _duration(value: str) -> float:
+def _duration(value: str, flag: str) -> float:
     try:
         return parse_duration(value)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        raise typer.BadParameter(str(exc), param_hint=flag) from None
 
 
 @app.command()
@@ -106,14 +106,14 @@ def run(
     try:
         config = RunConfig(
             arch=arch,
-            duration=_duration(duration),
+            duration=_duration(duration, "'-d' / '--duration'"),
             scale=scale,
             regions=regions,
             step=step,
             seed=seed,
             rate=rate if rate is not None else 100.0,
-            poll_interval=_duration(poll_interval),
-            request_timeout=_duration(request_timeout),
+            poll_interval=_duration(poll_interval, "'-u' / '--poll-interval'"),
+            request_timeout=_duration(request_timeout, "'--request-timeout'"),
             instances_per_host=instances_per_host,
             chaos=chaos,
             out_dir=out,

@@ -1,0 +1,60 @@
+"""`nanoservices run` through typer's CliRunner: bad input exits 2 with one line and no traceback;
+a runtime refusal exits 1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nanoservices.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["run", "nosuch"], "nosuch"),
+        (["run", "lamp", "-d", "abc"], "duration"),
+        (["run", "lamp", "--kv", "speed:10ms"], "chat"),
+        (["run", "lamp", "--kv", "chat:5"], "chat"),
+        (["run", "lamp", "--rate", "0"], "rate"),
+        (["run", "lamp", "-p", "0"], "scale"),
+        (["run", "lamp", "-w", "17"], "regions"),
+        (["run", "lamp", "-p", "abc"], "scale"),
+        (["run", "lamp", "-u", "soon"], "poll"),
+        (["run", "lamp", "--otlp-protocol", "carrier-pigeon"], "protocol"),
+        (["run", "lamp", "--flows", "telegraph"], "telegraph"),
+        (["run", "lamp", "--address", "nowhere"], "address"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args: list[str], needle: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert lines and all(needle in line.lower() for line in lines), result.output
+    if args[2:3] != ["-w"]:  # -w 17 is one problem per service of lamp
+        assert len(lines) == 1, result.output
+
+
+def test_plan_too_large_for_memory_exits_1_and_suggests_packing(ray_local: object, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", "netflixoss", "-p", "2000", "-d", "1", "--out", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert "--instances-per-host" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.ray
+def test_run_prints_the_summary_and_writes_files(ray_local: object, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["run", "lamp", "-d", "1", "-K", "100", "--kv", "chat:20ms", "-g", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "accounted for" in result.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["edges"] == 73 and summary["nodes"] == 23
+    assert (tmp_path / "graph.graphml").read_text().count("<edge ") == 73
