@@ -85,3 +85,41 @@ def test_refuses_a_plan_larger_than_memory_and_suggests_packing(ray_local: objec
     plan = expand(load_architecture(ARCHITECTURES / "netflixoss_arch.json"), scale=2000)
     with pytest.raises(NotEnoughMemory, match=r"--instances-per-host \d+"):
         run(RunConfig(arch=plan.arch, duration=1.0, out_dir=tmp_path), plan)
+
+
+def test_a_host_dying_outside_chaos_is_reported_as_a_failure(
+    ray_local: object, tmp_path: Path, tiny_arch: Path
+) -> None:
+    import threading
+
+    import ray
+
+    plan = expand(load_architecture(tiny_arch))
+    db = next(s for s in plan.instances if s.service == "db")
+    progress: list[str] = []
+    traffic = threading.Event()
+    result: dict[str, object] = {}
+
+    def on_progress(line: str) -> None:
+        progress.append(line)
+        if "traffic running" in line:
+            traffic.set()
+
+    def simulate_in_background() -> None:
+        config = RunConfig(arch=plan.arch, duration=6.0, out_dir=tmp_path, chaos=False, poll_interval=0.25)
+        result["summary"] = run(config, plan, on_progress=on_progress)
+
+    worker = threading.Thread(target=simulate_in_background)
+    worker.start()
+    try:
+        assert traffic.wait(timeout=120), progress
+        host_index = plan.instances.index(db)  # K=1: host i runs instance i
+        ray.kill(ray.get_actor(f"host:{host_index}"), no_restart=True)
+    finally:
+        worker.join(timeout=120)
+    summary = result["summary"]
+    assert summary.hosts_died == {str(host_index): "ActorDiedError"}  # type: ignore[attr-defined]
+    assert summary.accounted  # type: ignore[attr-defined]
+    graph = read_graph_json(tmp_path / "graph.json")
+    assert graph.done[db.node] == "failure"
+    assert set(graph.done) == set(graph.nodes)
