@@ -42,6 +42,28 @@ def _env() -> dict[str, str]:
     return env
 
 
+def untraced_requests(arch: str, per_host: int, duration: float, rate: float) -> tuple[float, str]:
+    """Requests/s the same run issues with tracing off: the simulation's own ceiling on this machine."""
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [
+            str(CLI),
+            "run",
+            arch,
+            "-d",
+            str(duration),
+            "-K",
+            str(per_host),
+            "--rate",
+            str(rate),
+            "--no-chaos",
+        ]
+        subprocess.run(
+            [*command, "--out", f"{tmp}/out"], capture_output=True, timeout=900, env=_env(), check=True
+        )
+        summary = json.loads(Path(f"{tmp}/out/summary.json").read_text())
+        return summary["requests_issued"] / duration, " ".join(command)
+
+
 def run_cli(arch: str, per_host: int, duration: float, rate: float, protocol: str) -> dict[str, Any]:
     """One CLI run exporting to a fresh receiver; returns the figures for one output line."""
     with OtlpReceiver() as receiver, tempfile.TemporaryDirectory() as tmp:
@@ -166,6 +188,13 @@ def main() -> None:
     )
     packed = run_cli(args.arch, 100, args.duration, args.rate, args.protocol)
     print(_line("packed (K=100)", packed), flush=True)
+    baseline, command = untraced_requests(args.arch, 100, args.duration, args.rate)
+    traced = packed["requests"] / args.duration
+    print(
+        f"  untraced packed: {baseline:,.0f} requests/s issued vs {traced:,.0f} traced "
+        f"({packed['created'] / max(packed['requests'], 1):.1f} spans per request)  $ {command}",
+        flush=True,
+    )
     verdict = packed["window_rate"] is not None and packed["window_rate"] >= 20_000 and packed["dropped"] == 0
     print(f"  packed target >= 20,000 spans/s, none dropped: {'met' if verdict else 'NOT met'}", flush=True)
     if not args.skip_k1:

@@ -40,6 +40,7 @@ def run(
 
     with ray_session(config.address) as ray:
         _check_memory(ray, plan, config)
+        _check_zones(ray, plan)
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         from nanoservices.runtime.supervisor import Supervisor
@@ -106,6 +107,21 @@ def _check_out_dir(out: Path | None) -> None:
         raise InputError(
             [Problem("--out", str(out), f"cannot create the output directory: {exc.strerror}")]
         ) from None
+
+
+class ZonesMissing(RuntimeError):
+    pass
+
+
+def _check_zones(ray: Any, plan: DeploymentPlan) -> None:
+    from nanoservices.runtime.zones import missing_locations
+
+    missing = missing_locations(plan, ray.cluster_resources())
+    if missing:
+        raise ZonesMissing(
+            f"the cluster defines zone resources but none of {', '.join(missing)}; add node types for them "
+            "(see cluster/) or lower --regions"
+        )
 
 
 def _check_memory(ray: Any, plan: DeploymentPlan, config: RunConfig) -> None:

@@ -37,6 +37,7 @@ class RunSummary:
     timings: dict[str, float]
     events: list[dict[str, Any]]
     host_memory_bytes: int = 0  # proportional set size of all host processes, after discovery
+    placement: list[dict[str, Any]] = field(default_factory=list)  # host, location, Ray node, instances
     spans: dict[str, Any] = field(
         default_factory=dict
     )  # created, and per exporter exported/dropped by reason
@@ -147,6 +148,7 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         hosts_died=result["hosts_died"],
         spans=stats.get("spans", {}),
         host_memory_bytes=result.get("host_memory_bytes", 0),
+        placement=result.get("placement", []),
         interrupted=result.get("interrupted", False),
         files=[
             *graph["files"],

@@ -84,7 +84,7 @@ def run(
 
     from nanoservices.config import RunConfig
     from nanoservices.runtime.connection import RayStartError
-    from nanoservices.simulation import NotEnoughMemory
+    from nanoservices.simulation import NotEnoughMemory, ZonesMissing
     from nanoservices.simulation import run as run_simulation
     from nanoservices.tracing import TracingSettings
 
@@ -130,7 +130,7 @@ def run(
     with input_errors_exit():
         try:
             summary = run_simulation(config, on_progress=lambda line: typer.echo(line, err=True))
-        except (RayStartError, NotEnoughMemory, TimeoutError) as exc:
+        except (RayStartError, NotEnoughMemory, ZonesMissing, TimeoutError) as exc:
             typer.echo(f"nanoservices: {exc}", err=True)
             raise typer.Exit(EXIT_RUNTIME) from None
         except KeyboardInterrupt:

@@ -118,9 +118,9 @@ class Host:
     def instance_count(self) -> int:
         return len(self.core.instances)
 
-    def memory(self) -> int:
-        """This process's proportional set size in bytes (shared pages split between sharers)."""
-        return process_memory()
+    def where(self) -> tuple[int, str]:
+        """This process's memory (proportional set size, bytes) and the Ray node it runs on."""
+        return process_memory(), ray.get_runtime_context().get_node_id()
 
 
 def process_memory() -> int:

@@ -23,6 +23,7 @@ from nanoservices.runtime.placement import assign_hosts
 from nanoservices.runtime.ray_host import Host
 from nanoservices.runtime.registry_actor import Registry
 from nanoservices.runtime.stats import add_stats
+from nanoservices.runtime.zones import actor_resources
 
 DRAIN_GRACE = 0.5  # seconds beyond the request timeout to let issued requests finish
 FILE_FLOWS = ("zipkin", "spigo")  # flow kinds written as files by the driver's side
@@ -49,6 +50,7 @@ class Supervisor:
         self._shutting_down = False
         self._progress: list[str] = []
         self._host_memory = 0
+        self._placement: list[dict[str, object]] = []
 
     def progress(self) -> list[str]:
         """Lines describing what happened since the run began (the driver prints the new ones)."""
@@ -76,7 +78,12 @@ class Supervisor:
             await asyncio.gather(*(h.poll_once.remote() for h in self._hosts))
             timings["discovered"] = time.time() - self.started_at
             self._say("all instances registered and discovered")
-            self._host_memory = sum(await asyncio.gather(*(h.memory.remote() for h in self._hosts)))
+            where = await asyncio.gather(*(h.where.remote() for h in self._hosts))
+            self._host_memory = sum(memory for memory, _ in where)
+            self._placement = [
+                {"host": i, "location": "/".join(specs[0].location), "node": node, "instances": len(specs)}
+                for i, (specs, (_, node)) in enumerate(zip(self._host_specs, where, strict=True))
+            ]
             loop = asyncio.get_running_loop()
             watchers = [loop.create_task(self._watch_host(i, h)) for i, h in enumerate(self._hosts)]
             await asyncio.gather(*(h.start.remote(self.config.poll_interval) for h in self._hosts))
@@ -103,7 +110,13 @@ class Supervisor:
     async def _create(self) -> None:
         plan, config = self.plan, self.config
         self._edda = Edda.options(name="edda", scheduling_strategy=self.local_node).remote()
-        self._registries = [Registry.options(name=f"eureka:{r.name}").remote(r.name) for r in plan.registries]
+        cluster = ray.cluster_resources()
+        self._registries = [
+            Registry.options(
+                name=f"eureka:{r.name}", resources=actor_resources(r.region, r.zone, cluster)
+            ).remote(r.name)
+            for r in plan.registries
+        ]
         for i, registry in enumerate(plan.registries):
             peers = [
                 self._registries[j]
@@ -115,7 +128,7 @@ class Supervisor:
         settings = config.behaviour_settings
         addresses = {spec.name: spec.ip for spec in plan.instances} if config.tracing is not None else None
         self._hosts = [
-            Host.options(name=f"host:{i}").remote(
+            Host.options(name=f"host:{i}", resources=actor_resources(*specs[0].location, cluster)).remote(
                 i,
                 specs,
                 plan.registries,
@@ -233,6 +246,7 @@ class Supervisor:
             "arch": self.plan.arch,
             "hosts": len(self._hosts),
             "host_memory_bytes": self._host_memory,
+            "placement": self._placement,
             "instances_planned": len(self.plan.instances),
             "instances_killed": killed_instances,
             "hosts_died": {str(i): e for i, e in self._died.items()},

@@ -1,0 +1,81 @@
+"""Cluster mode: zones map onto Ray nodes. A three-zone cluster on this machine
+(`ray.cluster_utils.Cluster`, loopback) runs the CLI with --address; every host of a zone must run
+on that zone's node. Also: the shipped `ray up` files pass Ray's own schema, offline."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nanoservices.runtime.zones import region_resource, zone_resource
+
+pytestmark = pytest.mark.ray
+
+REPO = Path(__file__).resolve().parents[1]
+CLI = str(Path(sys.executable).parent / "nanoservices")
+ZONES = ("zoneA", "zoneB", "zoneC")
+
+
+@pytest.fixture(scope="module")
+def zoned_cluster() -> Iterator[tuple[str, dict[str, str]]]:
+    """Head plus one node per us-east-1 zone; yields the address and node id -> zone resource."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        zone_of_node = {}
+        for zone in ZONES:
+            key = zone_resource("us-east-1", zone)
+            node = cluster.add_node(num_cpus=1, resources={key: 1000, region_resource("us-east-1"): 1000})
+            zone_of_node[node.node_id] = key
+        cluster.wait_for_nodes()
+        yield cluster.address, zone_of_node
+    finally:
+        cluster.shutdown()
+
+
+def run_cli(address: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, "run", *args, "--address", address], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_hosts_run_on_their_zones_node(
+    zoned_cluster: tuple[str, dict[str, str]], tmp_path: Path, tiny_arch: Path
+) -> None:
+    address, zone_of_node = zoned_cluster
+    result = run_cli(address, str(tiny_arch), "-d", "1", "-K", "100", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["accounted"]
+    placed = {row["location"]: row["node"] for row in summary["placement"]}
+    for zone in ZONES:
+        assert zone_of_node[placed[f"us-east-1/{zone}"]] == zone_resource("us-east-1", zone)
+    assert placed["us-east-1/*"] in zone_of_node  # the cross-zone elb: a node of its region
+
+
+def test_a_plan_needing_zones_the_cluster_lacks_is_refused(
+    zoned_cluster: tuple[str, dict[str, str]], tmp_path: Path, tiny_arch: Path
+) -> None:
+    address, _ = zoned_cluster
+    result = run_cli(address, str(tiny_arch), "-d", "1", "-w", "2", "--out", str(tmp_path))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert "zone:us-west-2a" in lines[-1] and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "cluster").glob("*.yaml")), ids=lambda p: p.name)
+def test_cluster_files_pass_rays_schema(path: Path) -> None:
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    config = prepare_config(copy.deepcopy(yaml.safe_load(path.read_text())))
+    validate_config(config)
+    zones = [t["resources"] for name, t in config["available_node_types"].items() if name.startswith("zone-")]
+    assert zones and all(any(k.startswith("zone:") for k in r) for r in zones)
