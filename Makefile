@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ARCH ?= netflixoss
 DURATION ?= 10
 
-.PHONY: run test test-unit test-e2e lint bench clean golden
+.PHONY: run test test-phoenix lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,12 @@ run: $(STAMP)
 	$(BIN)/nanoservices run $(ARCH) --duration $(DURATION)
 
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not phoenix"
+
+# The end-to-end tests against a real tracing backend: Arize Phoenix, installed in its own venv.
+test-phoenix: $(STAMP)
+	scripts/install_phoenix.sh
+	$(BIN)/python -m pytest -q -m phoenix
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts

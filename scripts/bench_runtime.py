@@ -55,7 +55,7 @@ def simulate(arch: str, scale: int, per_host: int, out: Path) -> dict[str, float
 
 
 def main() -> int:
-    ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.init(address="local", include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     with tempfile.TemporaryDirectory() as tmp:
         actors = len(resolve_plan("netflixoss", 100).instances)
         # Actor start-up on 2 cores varies run to run; bracket the simulation with the baseline.

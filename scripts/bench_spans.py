@@ -117,7 +117,7 @@ def run_cli(arch: str, per_host: int, duration: float, rate: float, protocol: st
 
 _CEILING_CODE = """
 import asyncio, json, sys, time, ray
-ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR", num_cpus=2)
+ray.init(address="local", include_dashboard=False, log_to_driver=False, logging_level="ERROR", num_cpus=2)
 
 @ray.remote
 class Sink:

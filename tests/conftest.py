@@ -40,7 +40,7 @@ def ray_local() -> Iterator[object]:
     """One embedded Ray for the session, on loopback, no dashboard; shut down at the end."""
     import ray
 
-    ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.init(address="local", include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     try:
         yield ray
     finally:

@@ -32,6 +32,9 @@ def ray_session(address: str | None) -> Iterator[Any]:
         return
     kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": "ERROR"}
     if address is None:
+        # "local" always starts a new single-node Ray; with no address Ray would attach to any
+        # cluster already running on this machine (another user's, another test's).
+        kwargs["address"] = "local"
         kwargs["include_dashboard"] = False
     else:
         if not (address == "auto" or address.startswith(("ray://", "127.", "localhost")) or ":" in address):
