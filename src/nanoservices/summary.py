@@ -27,6 +27,10 @@ class RunSummary:
     requests_in_flight: int
     messages_delivered: int
     messages_remote: int
+    ticks_skipped: int
+    requested_rate: float
+    traffic_seconds: float
+    ray_calls: int
     one_way_dropped: int
     late_responses: int
     nodes: int
@@ -93,11 +97,18 @@ class RunSummary:
             f"  requests: {self.requests_issued:,} issued = {self.requests_completed:,} completed "
             f"+ {self.requests_failed_total:,} failed ({failed}) + {self.requests_in_flight:,} in flight "
             f"at shutdown: {check}",
-            f"  messages: {self.messages_delivered:,} delivered ({self.messages_remote:,} through Ray), "
+            f"  messages: {self.messages_delivered:,} delivered ({self.messages_remote:,} through Ray "
+            f"in {self.ray_calls:,} calls), "
             f"{self.one_way_dropped:,} one-way dropped, {self.late_responses:,} late responses",
             f"  graph: {self.nodes:,} nodes, {self.edges:,} edges, {self.forgets:,} forgets, "
             f"{self.done_records:,} done records",
         ]
+        if self.traffic_seconds:
+            achieved = self.requests_issued / self.traffic_seconds
+            line = f"  traffic: {achieved:,.0f} requests/s achieved of {self.requested_rate:,.0f} asked"
+            if self.ticks_skipped:
+                line += f" ({self.ticks_skipped:,} ticks skipped: the hosts could not keep up)"
+            out.append(line)
         out += self.span_lines()
         if "registered" in self.timings:
             total_mib = self.host_memory_bytes / (1 << 20)
@@ -136,6 +147,10 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         requests_in_flight=stats.get("requests_in_flight", 0),
         messages_delivered=stats.get("messages_delivered", 0),
         messages_remote=stats.get("messages_remote", 0),
+        ray_calls=stats.get("batches_sent", 0),
+        ticks_skipped=stats.get("ticks_skipped", 0),
+        requested_rate=config.rate * sum(1 for s in plan.instances if s.package == "denominator"),
+        traffic_seconds=result.get("timings", {}).get("run_seconds", 0.0),
         one_way_dropped=stats.get("one_way_dropped", 0),
         late_responses=stats.get("late_responses", 0),
         nodes=graph["nodes"],

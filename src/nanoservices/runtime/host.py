@@ -33,6 +33,13 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
 
 
+# Ray calls in flight to one destination host. Messages for it wait in its outbox meanwhile and go
+# together in the next call: under light load every message leaves at once, under heavy load
+# batches grow to whatever the Ray call rate (~2,500 calls/s here) leaves room for. Measured on
+# netflixoss packed: 1 call in flight gave 1,314 requests/s, 2 gave 1,099 (smaller batches).
+CALLS_PER_DESTINATION = 1
+
+
 class HostDied(Exception):
     """A destination host cannot be reached any more."""
 
@@ -94,6 +101,7 @@ class HostCore:
         self._deadlines: deque[tuple[float, InstanceRuntime, int]] = deque()
         self._records: list[GraphRecord] = []
         self._in_transit: set[asyncio.Future[None]] = set()
+        self._calls_out: dict[int, int] = {}  # destination host -> Ray calls not yet completed
         self._background: list[asyncio.Task[None]] = []
         self._watch = self._watch_list()
         self._since = dict.fromkeys(self._watch, 0)
@@ -132,23 +140,28 @@ class HostCore:
             self._pump_scheduled = True
             asyncio.get_running_loop().call_soon(self._pump)
         if self._outboxes:
-            outboxes, self._outboxes = self._outboxes, {}
-            for target_host, batch in outboxes.items():
-                self._ship(target_host, batch)
+            calls_out = self._calls_out
+            for target_host in list(self._outboxes):
+                if calls_out.get(target_host, 0) < CALLS_PER_DESTINATION:
+                    self._ship(target_host, self._outboxes.pop(target_host))
 
     def _ship(self, target_host: int, batch: list[Message]) -> None:
         assert self.peers is not None
         self.stats.batches_sent += 1
+        self._calls_out[target_host] = self._calls_out.get(target_host, 0) + 1
         future = asyncio.ensure_future(self.peers.deliver(target_host, encode_batch(batch)))
         self._in_transit.add(future)
         future.add_done_callback(lambda f: self._shipped(f, target_host, batch))
 
     def _shipped(self, future: asyncio.Future[None], target_host: int, batch: list[Message]) -> None:
         self._in_transit.discard(future)
+        self._calls_out[target_host] -= 1
         if future.cancelled() or future.exception() is None:
+            if target_host in self._outboxes:
+                self._ship(target_host, self._outboxes.pop(target_host))
             return
         self._dead_hosts.add(target_host)
-        for msg in batch:
+        for msg in batch + self._outboxes.pop(target_host, []):
             self._undeliverable(msg, Status.DEAD_INSTANCE)
 
     def _undeliverable(self, msg: Message, status: Status) -> None:

@@ -48,7 +48,6 @@ def start_client(
         "server.address": peer_ip,
         "server.port": 8080,
         "nanoservices.message.kind": msg.kind.name,
-        "nanoservices.target": msg.target,
     }
     method = _HTTP_METHOD.get(msg.kind)
     if method:
@@ -66,7 +65,6 @@ def start_server(tracer: OtelTracer, msg: Message, service: str, caller_ip: str)
     attributes: dict[str, str | int] = {
         "client.address": caller_ip,
         "nanoservices.message.kind": msg.kind.name,
-        "nanoservices.sender": msg.sender,
     }
     method = _HTTP_METHOD.get(msg.kind)
     if method:

@@ -14,6 +14,7 @@ class HostStats:
     requests_completed: int = 0
     requests_failed: dict[str, int] = field(default_factory=dict)  # by Status name
     requests_in_flight: int = 0  # filled in when the host stops
+    ticks_skipped: int = 0  # traffic ticks a busy host could not run: the rate fell short
     messages_delivered: int = 0  # every message handed to an instance, local or remote
     messages_remote: int = 0  # of those, messages that crossed a Ray call
     batches_sent: int = 0
