@@ -174,7 +174,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", default="netflixoss")
     parser.add_argument("--duration", type=float, default=10.0, help="traffic seconds per run")
-    parser.add_argument("--rate", type=float, default=2000.0, help="requests/s per denominator")
+    parser.add_argument("--rate", type=float, default=1700.0, help="packed: requests/s per denominator")
+    parser.add_argument("--k1-rate", type=float, default=300.0, help="K=1: requests/s per denominator")
     parser.add_argument("--protocol", default="grpc", choices=["grpc", "http/protobuf"])
     parser.add_argument("--ceiling-seconds", type=float, default=5.0)
     parser.add_argument("--ceiling-window", type=int, default=64)
@@ -198,7 +199,7 @@ def main() -> None:
     verdict = packed["window_rate"] is not None and packed["window_rate"] >= 20_000 and packed["dropped"] == 0
     print(f"  packed target >= 20,000 spans/s, none dropped: {'met' if verdict else 'NOT met'}", flush=True)
     if not args.skip_k1:
-        k1 = run_cli(args.arch, 1, args.duration, args.rate, args.protocol)
+        k1 = run_cli(args.arch, 1, args.duration, args.k1_rate, args.protocol)
         print(_line("K=1", k1), flush=True)
         share = (k1["window_rate"] or 0) / ceiling["calls_per_s"]
         print(f"  K=1 / Ray call ceiling: {share:.0%} (target >= 80%)", flush=True)

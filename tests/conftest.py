@@ -31,7 +31,7 @@ def shared_spigo() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_arch() -> Path:
-    """10 instances: a K=1 run stays at 15 Ray actors (hosts, 3 registries, Edda, supervisor)."""
+    """11 instances: a K=1 run stays at 16 Ray actors (hosts, 3 registries, Edda, supervisor)."""
     return REPO / "tests" / "data" / "arch" / "tiny_arch.json"
 
 

@@ -124,3 +124,30 @@ def test_a_closed_port_only_produces_counted_drops_and_a_warning(tmp_path: Path)
     assert summary["spans_dropped"] == created
     warnings = [line for line in done.stdout.splitlines() if "warning" in line and "dropped" in line]
     assert len(warnings) == 1, done.stdout
+
+
+def test_chaos_kill_at_one_actor_per_instance_loses_no_span(tmp_path: Path, tiny_arch: Path) -> None:
+    """K=1: chaos monkey ray.kills the victim's host. Its spans are flushed first and its open spans
+    ended as failed, so every trace stays whole and the counts still add up."""
+    with OtlpReceiver() as receiver:
+        endpoint = f"http://127.0.0.1:{receiver.grpc_port}"
+        _, summary = run_cli(
+            tmp_path,
+            *("-K", "1", "-d", "4", "--rate", "50", "-u", "0.25"),
+            *("--otlp-endpoint", endpoint, "--otlp-protocol", "grpc"),
+            arch=str(tiny_arch),
+        )
+        [event] = summary["events"]
+        assert event["method"] == "ray.kill"
+        created = summary["spans"]["created"]
+        _, counts = exporter_counts(summary, "otlp-grpc")
+        assert counts == {"exported": created, "dropped": {}}
+        assert receiver.wait_for(created, timeout=10)
+        assert receiver.count == created
+        records = receiver.spans()
+    assert missing_parents(records) == {}
+    instances = len(resolve_plan(str(tiny_arch)).instances)
+    assert summary["accounted"] and summary["instances_started"] == summary["instances_stopped"] == instances
+    # The proxy in the victim's zone routes only to it: its requests fail, and say so in their spans.
+    assert summary["requests_failed_total"] > 0
+    assert any(r.kind == "CLIENT" and r.status_code == "ERROR" for r in records)

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from nanoservices.architecture import load_architecture
 from nanoservices.outputs.graph_json import read_graph_json
+from nanoservices.plan import expand
 
 pytestmark = pytest.mark.ray
 
@@ -78,6 +80,7 @@ def test_ctrl_c_shuts_down_in_order_and_leaves_no_actor(
     cluster: object, tmp_path: Path, tiny_arch: Path
 ) -> None:
     address = cluster.address  # type: ignore[attr-defined]
+    instances = len(expand(load_architecture(tiny_arch)).instances)
     out = tmp_path / "run"
     env = {**os.environ, "RAY_ADDRESS": address}
     process = subprocess.Popen(
@@ -90,7 +93,7 @@ def test_ctrl_c_shuts_down_in_order_and_leaves_no_actor(
     try:
         progress = lines_of(process.stderr)
         wait_for_line(progress, "traffic running", timeout=120)
-        assert alive_actors(address) == 10 + 3 + 2  # hosts, registries, Edda and the supervisor
+        assert alive_actors(address) == instances + 3 + 2  # hosts, registries, Edda and the supervisor
         process.send_signal(signal.SIGINT)
         stdout, _ = process.communicate(timeout=90)
     finally:
@@ -101,7 +104,7 @@ def test_ctrl_c_shuts_down_in_order_and_leaves_no_actor(
     assert summary["interrupted"] is True
     assert summary["accounted"] is True
     graph = read_graph_json(out / "graph.json")
-    assert len(graph.nodes) == 10
+    assert len(graph.nodes) == instances
     assert set(graph.done) == set(graph.nodes)
     deadline = time.monotonic() + 60
     while (alive := alive_actors(address)) and time.monotonic() < deadline:

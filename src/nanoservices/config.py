@@ -22,6 +22,7 @@ class RunConfig(BaseModel):
     rate: float = Field(default=100.0, gt=0)  # requests per second per denominator (spigo: chat 10ms)
     poll_interval: float = Field(default=1.0, gt=0)  # Eureka poll, spigo's -u
     request_timeout: float = Field(default=2.0, gt=0)
+    max_in_flight: int = Field(default=64, ge=0)  # per traffic source; 0 = open loop, no limit
     instances_per_host: int = Field(default=1, ge=1)
     chaos: bool = True
     out_dir: Path | None = None

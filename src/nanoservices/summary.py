@@ -9,6 +9,7 @@ from typing import Any
 
 from nanoservices.config import RunConfig
 from nanoservices.plan import DeploymentPlan
+from nanoservices.runtime.stats import latency_quantile
 
 
 @dataclass
@@ -28,6 +29,7 @@ class RunSummary:
     messages_delivered: int
     messages_remote: int
     ticks_skipped: int
+    latency_buckets: dict[str, int]
     requested_rate: float
     traffic_seconds: float
     ray_calls: int
@@ -109,6 +111,12 @@ class RunSummary:
             if self.ticks_skipped:
                 line += f" ({self.ticks_skipped:,} ticks skipped: the hosts could not keep up)"
             out.append(line)
+        if self.latency_buckets:
+            figures = ", ".join(
+                f"p{round(q * 100)} < {latency_quantile(self.latency_buckets, q) * 1000:g}"
+                for q in (0.5, 0.9, 0.99)
+            )
+            out.append(f"  latency of completed requests (ms, within 2x): {figures}")
         out += self.span_lines()
         if "registered" in self.timings:
             total_mib = self.host_memory_bytes / (1 << 20)
@@ -136,8 +144,8 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         arch=plan.arch,
         out_dir=str(config.out_dir),
         instances_planned=len(plan.instances),
-        instances_started=stats.get("instances_started", 0) + killed,
-        instances_stopped=stats.get("instances_stopped", 0) + killed,
+        instances_started=stats.get("instances_started", 0),
+        instances_stopped=stats.get("instances_stopped", 0),
         instances_killed=killed + sum(1 for e in result["events"] if e["method"] == "cancel"),
         hosts=result["hosts"],
         registries=len(plan.registries),
@@ -149,6 +157,7 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         messages_remote=stats.get("messages_remote", 0),
         ray_calls=stats.get("batches_sent", 0),
         ticks_skipped=stats.get("ticks_skipped", 0),
+        latency_buckets=dict(stats.get("latency_buckets", {})),
         requested_rate=config.rate * sum(1 for s in plan.instances if s.package == "denominator"),
         traffic_seconds=result.get("timings", {}).get("run_seconds", 0.0),
         one_way_dropped=stats.get("one_way_dropped", 0),

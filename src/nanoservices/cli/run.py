@@ -45,6 +45,13 @@ def run(
     request_timeout: Annotated[
         str, typer.Option("--request-timeout", help="A request fails after this.")
     ] = "2s",
+    max_in_flight: Annotated[
+        int,
+        typer.Option(
+            "--max-in-flight",
+            help="Outstanding requests per traffic source before ticks are skipped (0: no limit).",
+        ),
+    ] = 64,
     instances_per_host: Annotated[
         int, typer.Option("-K", "--instances-per-host", help="Instances per Ray actor (1: one actor each).")
     ] = 1,
@@ -115,6 +122,7 @@ def run(
             poll_interval=_duration(poll_interval, "'-u' / '--poll-interval'"),
             request_timeout=_duration(request_timeout, "'--request-timeout'"),
             instances_per_host=instances_per_host,
+            max_in_flight=max_in_flight,
             chaos=chaos,
             out_dir=out,
             graphml=graphml,

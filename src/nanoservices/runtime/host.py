@@ -83,8 +83,10 @@ class HostCore:
         clock: Callable[[], float] = time.time,
         tracing: HostTracing | None = None,
         addresses: dict[str, str] | None = None,
+        max_in_flight: int = 0,
     ) -> None:
         self.index = index
+        self.max_in_flight = max_in_flight  # per traffic source; 0: no limit
         self.tracing = tracing
         self._addresses = addresses or {}
         self.stats = HostStats()
@@ -103,6 +105,7 @@ class HostCore:
         self._in_transit: set[asyncio.Future[None]] = set()
         self._calls_out: dict[int, int] = {}  # destination host -> Ray calls not yet completed
         self._background: list[asyncio.Task[None]] = []
+        self.frozen = False
         self._watch = self._watch_list()
         self._since = dict.fromkeys(self._watch, 0)
 
@@ -181,6 +184,8 @@ class HostCore:
             self.dispatch(msg)
 
     def dispatch(self, msg: Message) -> None:
+        if self.frozen:
+            return  # being killed: as silent as the dead host it is about to be
         self.stats.messages_delivered += 1
         instance = self.instances.get(msg.target)
         if msg.is_response:
@@ -321,6 +326,16 @@ class HostCore:
         )
         await self.flush_records()
         return True
+
+    def freeze(self) -> dict[str, object]:
+        """Chaos is about to kill this host: stop everything without a word, hand back the counts."""
+        self.frozen = True
+        for task in self._background:
+            task.cancel()
+        self._background.clear()
+        for instance in self.instances.values():
+            instance.freeze()
+        return self.stats.as_dict()
 
     async def stop_all(self) -> dict[str, object]:
         for task in self._background:

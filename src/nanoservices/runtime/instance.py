@@ -161,12 +161,14 @@ class InstanceRuntime:
         if entry is None:
             self._host.stats.late_responses += 1
             return
+        handler, deadline, span, parent = entry
         if self.is_traffic_source:
+            stats = self._host.stats
             if msg.status is Status.OK:
-                self._host.stats.requests_completed += 1
+                stats.requests_completed += 1
+                stats.latency(self._host.clock() - (deadline - self._host.request_timeout))
             else:
-                self._host.stats.failed(msg.status)
-        handler, _deadline, span, parent = entry
+                stats.failed(msg.status)
         if span is not None:
             spans.end(span, msg.status, True)
         if type(handler) is Message:
@@ -217,8 +219,12 @@ class InstanceRuntime:
 
     async def _ticker(self, interval: float, tick: Callable[[], None]) -> None:
         """Tick at the asked rate: ticks missed while the loop was busy run in a short burst; a
-        backlog beyond MAX_BURST is skipped and counted, so the summary shows the rate achieved."""
+        backlog beyond MAX_BURST is skipped and counted. A traffic source with max_in_flight
+        requests outstanding skips ticks too (backpressure): an overloaded run slows down and says
+        so, instead of queueing until every request times out."""
         loop = asyncio.get_running_loop()
+        stats = self._host.stats
+        limit = self._host.max_in_flight if self.is_traffic_source else 0
         next_at = loop.time() + interval
         while self.running:
             delay = next_at - loop.time()
@@ -228,12 +234,15 @@ class InstanceRuntime:
                 await asyncio.sleep(0)  # let replies in between bursts
             due = int((loop.time() - next_at) / interval) + 1
             if due > MAX_BURST:
-                self._host.stats.ticks_skipped += due - MAX_BURST
+                stats.ticks_skipped += due - MAX_BURST
                 due = MAX_BURST
             for _ in range(due):
                 if not self.running:
                     return
-                tick()
+                if limit and len(self.pending) >= limit:
+                    stats.ticks_skipped += 1
+                else:
+                    tick()
             next_at = max(next_at + due * interval, loop.time() - MAX_BURST * interval)
 
     def start(self) -> None:
@@ -245,6 +254,25 @@ class InstanceRuntime:
         for task in self._timers:
             task.cancel()
         self._timers.clear()
+
+    def freeze(self) -> None:
+        """About to be killed with its host: take no more work, end its open spans as failed (so a
+        trace keeps every parent), leave its requests to fail at their callers. No done record:
+        whoever kills the host records that."""
+        if not self.running:
+            return
+        self.running = False
+        self.stop_timers()
+        self._host.stats.instances_stopped += 1
+        for span in self._serving.values():
+            spans.end(span, Status.STOPPED, True)
+        self._serving.clear()
+        for _handler, _deadline, span, _parent in self.pending.values():
+            if span is not None:
+                spans.end(span, Status.STOPPED, True)
+        if self.is_traffic_source:
+            self._host.stats.requests_in_flight += len(self.pending)
+        self.pending.clear()
 
     def stop(self, reason: ExitReason) -> None:
         """Stop taking work; requests it was relaying fail upstream instead of hanging."""

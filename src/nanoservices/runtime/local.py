@@ -61,7 +61,15 @@ class LocalRun:
         self.placements = assign_hosts(plan, config.instances_per_host)
         settings = config.behaviour_settings
         self.hosts = [
-            HostCore(i, specs, plan.registries, settings, config.seed, config.request_timeout)
+            HostCore(
+                i,
+                specs,
+                plan.registries,
+                settings,
+                config.seed,
+                config.request_timeout,
+                max_in_flight=config.max_in_flight,
+            )
             for i, specs in enumerate(self.placements)
         ]
         self.peers = LocalPeers(plan, self.hosts)

@@ -50,6 +50,7 @@ class Host:
         request_timeout: float,
         tracing_settings: Any = None,
         addresses: dict[str, str] | None = None,
+        max_in_flight: int = 0,
     ) -> None:
         self._tracing = None
         if tracing_settings is not None:
@@ -65,6 +66,7 @@ class Host:
             request_timeout,
             tracing=self._tracing,
             addresses=addresses,
+            max_in_flight=max_in_flight,
         )
         self._stopped = asyncio.Event()
 
@@ -98,6 +100,21 @@ class Host:
 
     async def stop_instance(self, name: str, reason: ExitReason) -> bool:
         return await self.core.stop_instance(name, reason)
+
+    async def freeze(self, flush_timeout: float) -> dict[str, object]:
+        """Before chaos monkey's ray.kill: go silent, flush spans (bounded), return the counts that
+        would otherwise die with the process."""
+        stats = self.core.freeze()
+        return await self._final_counts(stats, flush_timeout)
+
+    async def _final_counts(self, stats: dict[str, object], flush_timeout: float) -> dict[str, object]:
+        if self._tracing is not None:
+            tracing = self._tracing
+            stats["spans"] = await asyncio.get_running_loop().run_in_executor(
+                None, tracing.shutdown, flush_timeout
+            )
+            stats["flow_part"] = tracing.flow_part()
+        return stats
 
     async def stop_all(self, flush_timeout: float) -> dict[str, object]:
         """Stop every instance, flush spans within the bound, hand back counters and flow files."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -20,8 +21,14 @@ class HostStats:
     batches_sent: int = 0
     one_way_dropped: int = 0  # one-way messages to an instance that was gone
     late_responses: int = 0  # responses that arrived after their request timed out
+    # Requests of traffic sources by latency: bucket i counts latencies below 2**i microseconds.
+    latency_buckets: dict[str, int] = field(default_factory=dict)
     instances_started: int = 0
     instances_stopped: int = 0
+
+    def latency(self, seconds: float) -> None:
+        bucket = str(max(0, math.frexp(seconds * 1e6)[1]))
+        self.latency_buckets[bucket] = self.latency_buckets.get(bucket, 0) + 1
 
     def failed(self, status: Status) -> None:
         key = status.name.lower()
@@ -39,3 +46,16 @@ def add_stats(total: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
         else:
             total[key] = total.get(key, 0) + value
     return total
+
+
+def latency_quantile(buckets: dict[str, int], q: float) -> float:
+    """Upper bound, in seconds, of the bucket holding the q-quantile (a factor-of-2 estimate)."""
+    total = sum(buckets.values())
+    if not total:
+        return 0.0
+    seen = 0
+    for bucket in sorted(buckets, key=int):
+        seen += buckets[bucket]
+        if seen >= q * total:
+            return 2 ** int(bucket) / 1e6
+    return 2 ** max(int(b) for b in buckets) / 1e6

@@ -51,6 +51,7 @@ class Supervisor:
         self._progress: list[str] = []
         self._host_memory = 0
         self._placement: list[dict[str, object]] = []
+        self._killed_counts: list[dict[str, object]] = []  # final counts of hosts chaos killed
 
     def progress(self) -> list[str]:
         """Lines describing what happened since the run began (the driver prints the new ones)."""
@@ -137,6 +138,7 @@ class Supervisor:
                 config.request_timeout,
                 config.tracing,
                 addresses,
+                config.max_in_flight,
             )
             for i, specs in enumerate(self._host_specs)
         ]
@@ -188,6 +190,16 @@ class Supervisor:
         )
         if alone:
             self._killed.add(index)
+            try:  # what the host counted dies with it unless collected first
+                self._killed_counts.append(
+                    await asyncio.wait_for(
+                        self._hosts[index].freeze.remote(SPAN_FLUSH_BOUND), SPAN_FLUSH_BOUND + 5
+                    )
+                )
+            except (asyncio.TimeoutError, ray.exceptions.RayError) as error:
+                self._events.append(
+                    {"event": "counts-lost", "instance": victim.name, "at": 0.0, "method": repr(error)}
+                )
             ray.kill(self._hosts[index], no_restart=True)
             await self._forget_instances((victim,), ExitReason.CHAOS)
         else:
@@ -229,7 +241,7 @@ class Supervisor:
         )
         totals: dict[str, object] = {}
         flow_parts: list[bytes] = []
-        for result in results:
+        for result in [*results, *self._killed_counts]:
             if isinstance(result, dict):
                 part = result.pop("flow_part", None)
                 if part:
