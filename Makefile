@@ -31,6 +31,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_plan.py
 	$(BIN)/python scripts/bench_runtime.py
+	$(BIN)/python scripts/bench_spans.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
