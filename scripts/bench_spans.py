@@ -56,6 +56,8 @@ def untraced_requests(arch: str, per_host: int, duration: float, rate: float) ->
             "--rate",
             str(rate),
             "--no-chaos",
+            "--max-in-flight",
+            "0",
         ]
         subprocess.run(
             [*command, "--out", f"{tmp}/out"], capture_output=True, timeout=900, env=_env(), check=True
@@ -70,7 +72,8 @@ def run_cli(arch: str, per_host: int, duration: float, rate: float, protocol: st
         port = receiver.grpc_port if protocol == "grpc" else receiver.http_port
         command = [
             str(CLI), "run", arch, "-d", str(duration), "-K", str(per_host), "--rate", str(rate),
-            "--no-chaos", "--otlp-endpoint", f"http://127.0.0.1:{port}", "--otlp-protocol", protocol,
+            "--no-chaos", "--max-in-flight", "0",
+            "--otlp-endpoint", f"http://127.0.0.1:{port}", "--otlp-protocol", protocol,
         ]  # fmt: skip
         marks: dict[str, tuple[float, int]] = {}
         process = subprocess.Popen(
@@ -174,7 +177,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", default="netflixoss")
     parser.add_argument("--duration", type=float, default=10.0, help="traffic seconds per run")
-    parser.add_argument("--rate", type=float, default=1700.0, help="packed: requests/s per denominator")
+    parser.add_argument("--rate", type=float, default=1500.0, help="packed: requests/s per denominator")
     parser.add_argument("--k1-rate", type=float, default=300.0, help="K=1: requests/s per denominator")
     parser.add_argument("--protocol", default="grpc", choices=["grpc", "http/protobuf"])
     parser.add_argument("--ceiling-seconds", type=float, default=5.0)

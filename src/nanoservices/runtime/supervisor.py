@@ -87,10 +87,10 @@ class Supervisor:
             ]
             loop = asyncio.get_running_loop()
             watchers = [loop.create_task(self._watch_host(i, h)) for i, h in enumerate(self._hosts)]
+            run_started = time.time()  # traffic sources start ticking as their hosts start
             await asyncio.gather(*(h.start.remote(self.config.poll_interval) for h in self._hosts))
             await self._open_fsm()
             timings["traffic_started"] = time.time() - self.started_at
-            run_started = time.time()
             self._say(f"traffic running for {self.config.duration:g} s")
             half = self.config.duration / 2
             if not await self._sleep_or_stop(half) and self.config.chaos:
