@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from nanoservices.messages import RESPONSE_FOR, Message, Status, decode_batch, encode_batch
@@ -71,29 +72,38 @@ def registries_in_scope(spec: InstanceSpec, registries: Sequence[RegistrySpec]) 
     return [i for i, r in enumerate(registries) if (r.region, r.zone) == spec.location]
 
 
+@dataclass(frozen=True)
+class HostSetup:
+    """Everything a host is created with; the same value builds a Ray host or an in-process one."""
+
+    index: int
+    specs: Sequence[InstanceSpec]
+    registries: Sequence[RegistrySpec]
+    settings: BehaviourSettings
+    seed: int
+    request_timeout: float
+    max_in_flight: int = 0  # per traffic source; 0: no limit
+    addresses: dict[str, str] | None = None  # simulated IPs by instance name, for span attributes
+
+
 class HostCore:
     def __init__(
         self,
-        index: int,
-        specs: Sequence[InstanceSpec],
-        registries: Sequence[RegistrySpec],
-        settings: BehaviourSettings,
-        seed: int,
-        request_timeout: float,
-        clock: Callable[[], float] = time.time,
+        setup: HostSetup,
         tracing: HostTracing | None = None,
-        addresses: dict[str, str] | None = None,
-        max_in_flight: int = 0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.index = index
-        self.max_in_flight = max_in_flight  # per traffic source; 0: no limit
+        self.index = setup.index
+        self.max_in_flight = setup.max_in_flight
         self.tracing = tracing
-        self._addresses = addresses or {}
+        self._addresses = setup.addresses or {}
         self.stats = HostStats()
         self.clock = clock
-        self.request_timeout = request_timeout
-        self.registries = registries
-        self.instances = {spec.name: InstanceRuntime(self, spec, settings, seed) for spec in specs}
+        self.request_timeout = setup.request_timeout
+        self.registries = setup.registries
+        self.instances = {
+            spec.name: InstanceRuntime(self, spec, setup.settings, setup.seed) for spec in setup.specs
+        }
         self.placement: dict[str, int] = {}
         self.peers: Peers | None = None
         self._local: deque[Message] = deque()

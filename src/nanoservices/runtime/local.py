@@ -14,7 +14,7 @@ from nanoservices.config import RunConfig
 from nanoservices.outputs.records import GraphRecord
 from nanoservices.plan import DeploymentPlan
 from nanoservices.registry import Change, RegistryState
-from nanoservices.runtime.host import HostCore, HostDied
+from nanoservices.runtime.host import HostCore, HostDied, HostSetup
 from nanoservices.runtime.instance import InstanceRuntime
 from nanoservices.runtime.placement import assign_hosts
 
@@ -62,13 +62,15 @@ class LocalRun:
         settings = config.behaviour_settings
         self.hosts = [
             HostCore(
-                i,
-                specs,
-                plan.registries,
-                settings,
-                config.seed,
-                config.request_timeout,
-                max_in_flight=config.max_in_flight,
+                HostSetup(
+                    i,
+                    specs,
+                    plan.registries,
+                    settings,
+                    config.seed,
+                    config.request_timeout,
+                    config.max_in_flight,
+                )
             )
             for i, specs in enumerate(self.placements)
         ]

@@ -9,9 +9,7 @@ from typing import Any
 import ray
 
 from nanoservices.outputs.records import ExitReason, GraphRecord
-from nanoservices.packages.base import BehaviourSettings
-from nanoservices.plan import InstanceSpec, RegistrySpec
-from nanoservices.runtime.host import HostCore
+from nanoservices.runtime.host import HostCore, HostSetup
 
 
 class RayPeers:
@@ -40,34 +38,13 @@ class RayPeers:
 class Host:
     """One Ray actor (one worker process) running one or more simulated instances of one zone."""
 
-    def __init__(
-        self,
-        index: int,
-        specs: Sequence[InstanceSpec],
-        registries: Sequence[RegistrySpec],
-        settings: BehaviourSettings,
-        seed: int,
-        request_timeout: float,
-        tracing_settings: Any = None,
-        addresses: dict[str, str] | None = None,
-        max_in_flight: int = 0,
-    ) -> None:
+    def __init__(self, setup: HostSetup, tracing_settings: Any = None) -> None:
         self._tracing = None
         if tracing_settings is not None:
             from nanoservices.tracing import HostTracing
 
-            self._tracing = HostTracing(tracing_settings, host_label=f"host-{index}")
-        self.core = HostCore(
-            index,
-            specs,
-            registries,
-            settings,
-            seed,
-            request_timeout,
-            tracing=self._tracing,
-            addresses=addresses,
-            max_in_flight=max_in_flight,
-        )
+            self._tracing = HostTracing(tracing_settings, host_label=f"host-{setup.index}")
+        self.core = HostCore(setup, tracing=self._tracing)
         self._stopped = asyncio.Event()
 
     async def wire(

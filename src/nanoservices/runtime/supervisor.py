@@ -18,7 +18,7 @@ from nanoservices.messages import Kind, Message, encode_batch
 from nanoservices.outputs.records import DoneRecord, ExitReason
 from nanoservices.plan import DeploymentPlan, InstanceSpec
 from nanoservices.runtime.edda import Edda
-from nanoservices.runtime.host import registries_in_scope
+from nanoservices.runtime.host import HostSetup, registries_in_scope
 from nanoservices.runtime.placement import assign_hosts
 from nanoservices.runtime.ray_host import Host
 from nanoservices.runtime.registry_actor import Registry
@@ -130,15 +130,17 @@ class Supervisor:
         addresses = {spec.name: spec.ip for spec in plan.instances} if config.tracing is not None else None
         self._hosts = [
             Host.options(name=f"host:{i}", resources=actor_resources(*specs[0].location, cluster)).remote(
-                i,
-                specs,
-                plan.registries,
-                settings,
-                config.seed,
-                config.request_timeout,
+                HostSetup(
+                    i,
+                    specs,
+                    plan.registries,
+                    settings,
+                    config.seed,
+                    config.request_timeout,
+                    config.max_in_flight,
+                    addresses,
+                ),
                 config.tracing,
-                addresses,
-                config.max_in_flight,
             )
             for i, specs in enumerate(self._host_specs)
         ]
