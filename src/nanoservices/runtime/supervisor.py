@@ -72,10 +72,8 @@ class Supervisor:
                 f"starting {len(plan.instances):,} instances and {len(plan.registries)} Eureka registries"
             )
             await self._create()
-            timings["created"] = time.time() - self.started_at
-            self._say(f"{len(self._hosts):,} hosts (Ray actors) up")
-            await asyncio.gather(*(h.register_all.remote() for h in self._hosts))
             timings["registered"] = time.time() - self.started_at
+            self._say(f"{len(self._hosts):,} hosts (Ray actors) up, every instance registered")
             await asyncio.gather(*(h.poll_once.remote() for h in self._hosts))
             timings["discovered"] = time.time() - self.started_at
             self._say("all instances registered and discovered")
@@ -118,13 +116,14 @@ class Supervisor:
             ).remote(r.name)
             for r in plan.registries
         ]
+        registries_wired = []
         for i, registry in enumerate(plan.registries):
             peers = [
                 self._registries[j]
                 for j, other in enumerate(plan.registries)
                 if other.region == registry.region and j != i
             ]
-            self._registries[i].wire.remote(peers)
+            registries_wired.append(self._registries[i].wire.remote(peers))
         self._host_specs = assign_hosts(plan, config.instances_per_host)
         settings = config.behaviour_settings
         addresses = {spec.name: spec.ip for spec in plan.instances} if config.tracing is not None else None
@@ -145,10 +144,14 @@ class Supervisor:
             for i, specs in enumerate(self._host_specs)
         ]
         placement = {spec.name: i for i, specs in enumerate(self._host_specs) for spec in specs}
-        await asyncio.gather(
-            *(h.wire.remote(placement, self._hosts, self._registries, self._edda) for h in self._hosts)
-        )
-        await asyncio.gather(*(r.online_count.remote() for r in self._registries))
+        await asyncio.gather(*registries_wired)  # before any host registers: replication needs peers
+
+        async def bring_up(host: Any) -> None:
+            """Each host registers as soon as it is up, while the others are still starting."""
+            await host.wire.remote(placement, self._hosts, self._registries, self._edda)
+            await host.register_all.remote()
+
+        await asyncio.gather(*(bring_up(h) for h in self._hosts))
 
     async def _sleep_or_stop(self, seconds: float) -> bool:
         """Wait for the run clock; True when a stop was requested meanwhile."""
