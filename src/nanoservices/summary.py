@@ -136,6 +136,14 @@ class RunSummary:
         return out
 
 
+def _duration(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.1f} s"
+    if seconds >= 0.001:
+        return f"{seconds * 1000:.0f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
 def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], wall: float) -> RunSummary:
     stats = result["stats"]
     graph = result["graph"]

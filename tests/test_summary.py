@@ -1,0 +1,61 @@
+"""The run summary's arithmetic: latency quantiles, durations, and the accounting check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nanoservices.runtime.stats import HostStats, add_stats, latency_quantile
+from nanoservices.summary import RunSummary, _duration
+
+
+def summary(**overrides: Any) -> RunSummary:
+    fields: dict[str, Any] = dict(
+        arch="a", out_dir="o", instances_planned=1, instances_started=1, instances_stopped=1,
+        instances_killed=0, hosts=1, registries=3, requests_issued=10, requests_completed=6,
+        requests_failed={"timeout": 3}, requests_in_flight=1, messages_delivered=0, messages_remote=0,
+        ray_calls=0, ticks_skipped=0, latency_buckets={}, requested_rate=100.0, traffic_seconds=1.0,
+        one_way_dropped=0, late_responses=0, nodes=1, edges=0, forgets=0, done_records=1,
+        wall_seconds=1.0, timings={}, events=[],
+    )  # fmt: skip
+    fields.update(overrides)
+    return RunSummary(**fields)
+
+
+def test_accounting_holds_only_when_issued_equals_the_sum_of_outcomes() -> None:
+    assert summary().accounted
+    assert not summary(requests_issued=11).accounted
+    assert "accounted for" in summary().lines()[2]
+    assert "NOT accounted for" in summary(requests_issued=11).lines()[2]
+
+
+def test_latency_quantiles_come_from_power_of_two_buckets() -> None:
+    stats = HostStats()
+    for seconds in [0.001] * 90 + [0.1] * 9 + [3.0]:
+        stats.latency(seconds)
+    buckets = stats.latency_buckets
+    assert latency_quantile(buckets, 0.5) == 1024 / 1e6  # 1 ms lies in [512 us, 1024 us)
+    assert latency_quantile(buckets, 0.99) == 2**17 / 1e6  # 100 ms
+    assert latency_quantile(buckets, 1.0) == 2**22 / 1e6  # 3 s
+    assert latency_quantile({}, 0.5) == 0.0
+
+
+def test_host_counters_add_up_across_hosts_and_nested_counts() -> None:
+    total: dict[str, Any] = {}
+    add_stats(
+        total, {"requests_issued": 2, "spans": {"created": 5, "exporters": {"x": {"dropped": {"q": 1}}}}}
+    )
+    add_stats(
+        total, {"requests_issued": 3, "spans": {"created": 1, "exporters": {"x": {"dropped": {"q": 2}}}}}
+    )
+    assert total == {"requests_issued": 5, "spans": {"created": 6, "exporters": {"x": {"dropped": {"q": 3}}}}}
+
+
+def test_durations_read_naturally() -> None:
+    assert [_duration(s) for s in (2.097152, 0.016384, 0.000512)] == ["2.1 s", "16 ms", "512 µs"]
+
+
+def test_dropped_spans_give_one_warning_line() -> None:
+    spans = {"created": 10, "exporters": {"otlp": {"exported": 7, "dropped": {"queue_full": 3}}}}
+    lines = summary(spans=spans).lines()
+    assert summary(spans=spans).spans_dropped == 3
+    assert sum("warning" in line for line in lines) == 1
