@@ -87,7 +87,8 @@ def main() -> int:
         )
         print(
             f"  against the {all_actors} Ray actors the run starts (hosts, Eureka, Edda, supervisor): "
-            f"{', '.join(f'{b:.1f}' for b in baselines_all)} s; ratios {', '.join(f'{x:.2f}' for x in ratios_all)}, "
+            f"{', '.join(f'{b:.1f}' for b in baselines_all)} s; "
+            f"ratios {', '.join(f'{x:.2f}' for x in ratios_all)}, "
             f"median {statistics.median(ratios_all):.2f}"
         )
         packed = simulate("netflixoss", 10_000, 100_000, Path(tmp) / "packed")
