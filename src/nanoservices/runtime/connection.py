@@ -18,10 +18,18 @@ def effective_address(address: str | None) -> str | None:
     return address or os.environ.get("RAY_ADDRESS") or None
 
 
+def _check_address(address: str) -> None:
+    if not (address == "auto" or address.startswith(("ray://", "127.", "localhost")) or ":" in address):
+        message = f"{address!r} is not a Ray address; use auto, ray://HOST:PORT or HOST:PORT"
+        raise InputError([Problem("--address", "", message)])
+
+
 @contextmanager
 def ray_session(address: str | None) -> Iterator[Any]:
     """Yield the ray module connected as asked; shut down what this call started."""
     address = effective_address(address)
+    if address is not None:
+        _check_address(address)
     if address is None:
         # Before Ray is imported: keeps every Ray process of the embedded node on 127.0.0.1.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -37,16 +45,6 @@ def ray_session(address: str | None) -> Iterator[Any]:
         kwargs["address"] = "local"
         kwargs["include_dashboard"] = False
     else:
-        if not (address == "auto" or address.startswith(("ray://", "127.", "localhost")) or ":" in address):
-            raise InputError(
-                [
-                    Problem(
-                        "--address",
-                        "",
-                        f"{address!r} is not a Ray address; use auto, ray://HOST:PORT or HOST:PORT",
-                    )
-                ]
-            )
         kwargs["address"] = address
     _quiet_worker_pool_warnings(ray)
     try:

@@ -14,9 +14,9 @@ from nanoservices.config import RunConfig
 from nanoservices.outputs.records import GraphRecord
 from nanoservices.plan import DeploymentPlan
 from nanoservices.registry import Change, RegistryState
-from nanoservices.runtime.host import HostCore, HostDied, HostSetup
+from nanoservices.runtime.host import HostCore, HostDied
 from nanoservices.runtime.instance import InstanceRuntime
-from nanoservices.runtime.placement import assign_hosts
+from nanoservices.runtime.placement import host_setups, placement_of
 
 
 class LocalPeers:
@@ -58,24 +58,11 @@ class LocalRun:
     def __init__(self, plan: DeploymentPlan, config: RunConfig) -> None:
         self.plan = plan
         self.config = config
-        self.placements = assign_hosts(plan, config.instances_per_host)
-        settings = config.behaviour_settings
-        self.hosts = [
-            HostCore(
-                HostSetup(
-                    i,
-                    specs,
-                    plan.registries,
-                    settings,
-                    config.seed,
-                    config.request_timeout,
-                    config.max_in_flight,
-                )
-            )
-            for i, specs in enumerate(self.placements)
-        ]
+        setups = host_setups(plan, config)
+        self.placements = [setup.specs for setup in setups]
+        self.hosts = [HostCore(setup) for setup in setups]
         self.peers = LocalPeers(plan, self.hosts)
-        placement = {spec.name: i for i, specs in enumerate(self.placements) for spec in specs}
+        placement = placement_of(setups)
         for host in self.hosts:
             host.wire(placement, self.peers)
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from nanoservices.plan import DeploymentPlan, InstanceSpec
+
+if TYPE_CHECKING:
+    from nanoservices.config import RunConfig
+    from nanoservices.runtime.host import HostSetup
 
 MIB = 1 << 20
 HOST_MEMORY = 60 * MIB  # one Ray actor worker process: 52-58 MiB PSS measured here for a host
@@ -52,3 +57,29 @@ def smallest_fitting_per_host(plan: DeploymentPlan, available: float) -> int | N
         else:
             low = middle + 1
     return low
+
+
+def host_setups(plan: DeploymentPlan, config: RunConfig) -> list[HostSetup]:
+    """One HostSetup per host of the run, for Ray hosts and in-process ones alike."""
+    from nanoservices.runtime.host import HostSetup
+
+    settings = config.behaviour_settings
+    addresses = {spec.name: spec.ip for spec in plan.instances} if config.tracing is not None else None
+    return [
+        HostSetup(
+            i,
+            specs,
+            plan.registries,
+            settings,
+            config.seed,
+            config.request_timeout,
+            config.max_in_flight,
+            addresses,
+        )
+        for i, specs in enumerate(assign_hosts(plan, config.instances_per_host))
+    ]
+
+
+def placement_of(setups: list[HostSetup]) -> dict[str, int]:
+    """Instance full name -> index of the host that runs it."""
+    return {spec.name: setup.index for setup in setups for spec in setup.specs}

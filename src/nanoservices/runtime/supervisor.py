@@ -18,8 +18,8 @@ from nanoservices.messages import Kind, Message, encode_batch
 from nanoservices.outputs.records import DoneRecord, ExitReason
 from nanoservices.plan import DeploymentPlan, InstanceSpec
 from nanoservices.runtime.edda import Edda
-from nanoservices.runtime.host import HostSetup, registries_in_scope
-from nanoservices.runtime.placement import assign_hosts
+from nanoservices.runtime.host import registries_in_scope
+from nanoservices.runtime.placement import host_setups, placement_of
 from nanoservices.runtime.ray_host import Host
 from nanoservices.runtime.registry_actor import Registry
 from nanoservices.runtime.stats import add_stats
@@ -50,6 +50,7 @@ class Supervisor:
         self._shutting_down = False
         self._progress: list[str] = []
         self._host_memory = 0
+        self._host_of: dict[str, int] = {}  # instance full name -> host index
         self._placement: list[dict[str, object]] = []
         self._killed_counts: list[dict[str, object]] = []  # final counts of hosts chaos killed
 
@@ -124,26 +125,15 @@ class Supervisor:
                 if other.region == registry.region and j != i
             ]
             registries_wired.append(self._registries[i].wire.remote(peers))
-        self._host_specs = assign_hosts(plan, config.instances_per_host)
-        settings = config.behaviour_settings
-        addresses = {spec.name: spec.ip for spec in plan.instances} if config.tracing is not None else None
+        setups = host_setups(plan, config)
+        self._host_specs = [tuple(setup.specs) for setup in setups]
         self._hosts = [
-            Host.options(name=f"host:{i}", resources=actor_resources(*specs[0].location, cluster)).remote(
-                HostSetup(
-                    i,
-                    specs,
-                    plan.registries,
-                    settings,
-                    config.seed,
-                    config.request_timeout,
-                    config.max_in_flight,
-                    addresses,
-                ),
-                config.tracing,
-            )
-            for i, specs in enumerate(self._host_specs)
+            Host.options(
+                name=f"host:{setup.index}", resources=actor_resources(*setup.specs[0].location, cluster)
+            ).remote(setup, config.tracing)
+            for setup in setups
         ]
-        placement = {spec.name: i for i, specs in enumerate(self._host_specs) for spec in specs}
+        placement = self._host_of = placement_of(setups)
         await asyncio.gather(*registries_wired)  # before any host registers: replication needs peers
 
         async def bring_up(host: Any) -> None:
@@ -169,7 +159,7 @@ class Supervisor:
 
         from nanoservices.packages.pirate import opening_moves
 
-        host_of = {spec.name: i for i, specs in enumerate(self._host_specs) for spec in specs}
+        host_of = self._host_of
         batches: dict[int, list[Message]] = {}
         for target, kind, payload in opening_moves(pirates, random.Random(f"{self.config.seed}:fsm")):
             batches.setdefault(host_of[target], []).append(
@@ -181,9 +171,7 @@ class Supervisor:
         victim = pick_victim(self.plan, self.config.seed)
         if victim is None:
             return
-        index = next(
-            i for i, specs in enumerate(self._host_specs) if any(s.name == victim.name for s in specs)
-        )
+        index = self._host_of[victim.name]
         alone = len(self._host_specs[index]) == 1
         self._events.append(
             {
