@@ -24,7 +24,7 @@ from nanoservices.catalog import resolve_plan
 from nanoservices.config import RunConfig
 from nanoservices.simulation import run
 
-ROUNDS = 3
+ROUNDS = 5
 
 
 @ray.remote(num_cpus=0)
@@ -33,7 +33,30 @@ class Empty:
         return os.getpid()
 
 
+def actor_processes() -> int:
+    """Ray actor processes alive on this machine: titled `ray::<Class>...`. Idle pool workers
+    (`ray::IDLE`) and Ray's own agents (`ray::DashboardAgent`, `ray::RuntimeEnvAgent`) are not."""
+    count = 0
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                title = cmdline.read(200).split(b"\0")[0]
+        except OSError:
+            continue
+        count += title.startswith(b"ray::") and title != b"ray::IDLE" and not title.endswith(b"Agent")
+    return count
+
+
+def settle(timeout: float = 60.0) -> None:
+    """Start every measurement from a quiet machine: wait until the actors killed by the previous
+    one have exited (dozens of exiting processes would otherwise steal CPU from the next)."""
+    deadline = time.monotonic() + timeout
+    while actor_processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def empty_actors_seconds(count: int) -> float:
+    settle()
     started = time.perf_counter()
     actors = [Empty.remote() for _ in range(count)]
     ray.get([a.ping.remote() for a in actors])
@@ -45,6 +68,7 @@ def empty_actors_seconds(count: int) -> float:
 
 def simulate(arch: str, scale: int, per_host: int, out: Path) -> dict[str, float]:
     plan = resolve_plan(arch, scale)
+    settle()
     config = RunConfig(
         arch=arch, scale=scale, duration=1.0, instances_per_host=per_host, out_dir=out, chaos=False
     )
@@ -63,8 +87,9 @@ def main() -> int:
         plan = resolve_plan("netflixoss", 100)
         actors = len(plan.instances)  # the strict reading: one empty actor per instance
         all_actors = actors + len(plan.registries) + 2  # what the run starts: + Eureka, Edda, supervisor
-        # Actor start-up on 2 cores varies by +-25 % from one batch to the next: interleave
+        # Actor start-up on 2 cores varies by +-10 % from one batch to the next: interleave
         # baselines and runs, compare each run with the baselines on either side, take the median.
+        # Every measurement starts once the previous one's processes have exited.
         baselines = [empty_actors_seconds(actors)]
         baselines_all = [empty_actors_seconds(all_actors)]
         runs = []

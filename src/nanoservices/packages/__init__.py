@@ -1,16 +1,7 @@
-"""One module per simulated spigo package; importing this package registers them all."""
+"""One module per simulated spigo package. Each registers its behaviour class when imported, and
+`behaviour_for` imports a package's module the first time it is asked for, so a host loads only
+the behaviours it runs."""
 
-from nanoservices.packages import (  # noqa: F401  (imported for their registration side effect)
-    denominator,
-    elb,
-    karyon,
-    monolith,
-    pirate,
-    priam_cassandra,
-    staash,
-    store,
-    zuul,
-)
 from nanoservices.packages.base import (
     Behaviour,
     BehaviourSettings,

@@ -47,16 +47,15 @@ class Host:
         self.core = HostCore(setup, tracing=self._tracing)
         self._stopped = asyncio.Event()
 
-    async def wire(
-        self, placement: dict[str, int], hosts: list[Any], registries: list[Any], edda: Any
-    ) -> None:
+    async def join(self, wiring: tuple[dict[str, int], list[Any], list[Any], Any]) -> None:
+        """Wire to the other hosts, the registries and Edda, then register every instance: one call,
+        so the host that comes up last costs the run a single round trip."""
+        placement, hosts, registries, edda = wiring
         self.core.wire(placement, RayPeers(hosts, registries, edda))
+        await self.core.register_all()
 
     async def deliver(self, data: bytes) -> None:
         self.core.deliver(data)
-
-    async def register_all(self) -> None:
-        await self.core.register_all()
 
     async def poll_once(self) -> None:
         await self.core.poll_once()

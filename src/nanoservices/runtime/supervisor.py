@@ -133,15 +133,12 @@ class Supervisor:
             ).remote(setup, config.tracing)
             for setup in setups
         ]
-        placement = self._host_of = placement_of(setups)
+        self._host_of = placement_of(setups)
         await asyncio.gather(*registries_wired)  # before any host registers: replication needs peers
-
-        async def bring_up(host: Any) -> None:
-            """Each host registers as soon as it is up, while the others are still starting."""
-            await host.wire.remote(placement, self._hosts, self._registries, self._edda)
-            await host.register_all.remote()
-
-        await asyncio.gather(*(bring_up(h) for h in self._hosts))
+        # Serialised once, not once per host: the handles of every host, registry and Edda.
+        wiring = ray.put((self._host_of, self._hosts, self._registries, self._edda))
+        # Each host registers as soon as it is up, while the others are still starting.
+        await asyncio.gather(*(host.join.remote(wiring) for host in self._hosts))
 
     async def _sleep_or_stop(self, seconds: float) -> bool:
         """Wait for the run clock; True when a stop was requested meanwhile."""
