@@ -271,8 +271,10 @@ class HostCore:
             self._records.append(NodeRecord(spec.name, spec.package, spec.ip, now))
             for registry in registries_in_scope(spec, self.registries):
                 per_registry.setdefault(registry, []).append((spec.name, spec.service, self.index))
-        await asyncio.gather(*(self.peers.register(r, entries) for r, entries in per_registry.items()))
-        await self.flush_records()
+        # Node records travel to Edda alongside the registrations, not after them: one round trip.
+        await asyncio.gather(
+            *(self.peers.register(r, entries) for r, entries in per_registry.items()), self.flush_records()
+        )
 
     async def poll_once(self) -> None:
         assert self.peers is not None
