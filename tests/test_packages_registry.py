@@ -54,3 +54,19 @@ def test_duplicate_registration_is_rejected() -> None:
             packages = ("elb",)
 
     assert behaviour_for("elb") is Elb
+
+
+def test_every_module_registers_exactly_the_names_mapped_to_it() -> None:
+    """behaviour_for imports modules by PACKAGE_MODULES: a class registering a name the map does not
+    point at its module would never be loaded."""
+    import importlib
+    import pkgutil
+
+    import nanoservices.packages
+    from nanoservices.packages.base import _REGISTRY, PACKAGE_MODULES
+
+    for module in pkgutil.iter_modules(nanoservices.packages.__path__):
+        importlib.import_module(f"nanoservices.packages.{module.name}")
+    assert set(_REGISTRY) == set(PACKAGE_MODULES)
+    for name, cls in _REGISTRY.items():
+        assert cls.__module__ == f"nanoservices.packages.{PACKAGE_MODULES[name]}"
