@@ -54,7 +54,9 @@ def test_run_prints_the_summary_and_writes_files(ray_local: object, tmp_path: Pa
         app, ["run", "lamp", "-d", "1", "-K", "100", "--kv", "chat:20ms", "-g", "--out", str(tmp_path)]
     )
     assert result.exit_code == 0, result.output
-    assert "accounted for" in result.output
     summary = json.loads((tmp_path / "summary.json").read_text())
+    requests_line = next(line for line in result.output.splitlines() if line.startswith("  requests: "))
+    assert requests_line.endswith(" in flight at shutdown: accounted for"), requests_line
+    assert summary["accounted"] is True and summary["accounting_problems"] == []
     assert summary["edges"] == 73 and summary["nodes"] == 23
     assert (tmp_path / "graph.graphml").read_text().count("<edge ") == 73

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from nanoservices.architecture import load_architecture
+from nanoservices.chaos import Kill
 from nanoservices.config import RunConfig
 from nanoservices.discovery_rules import expected_edges, expected_nodes
 from nanoservices.messages import Status
@@ -21,6 +22,7 @@ from nanoservices.outputs.records import DoneRecord, EdgeRecord, ExitReason, For
 from nanoservices.plan import DeploymentPlan, expand
 from nanoservices.runtime.local import LocalRun
 from nanoservices.runtime.stats import add_stats
+from nanoservices.summary import RunSummary, summarise
 
 ARCHITECTURES = Path(__file__).resolve().parents[1] / "architectures"
 
@@ -29,14 +31,14 @@ def plan_of(name: str, scale: int = 100, regions: int = 1) -> DeploymentPlan:
     return expand(load_architecture(ARCHITECTURES / f"{name}_arch.json"), scale, regions)
 
 
-def config(plan: DeploymentPlan, per_host: int) -> RunConfig:
-    return RunConfig(arch=plan.arch, instances_per_host=per_host, request_timeout=5.0)
+def config(plan: DeploymentPlan, per_host: int, out: Path | None = None) -> RunConfig:
+    return RunConfig(arch=plan.arch, instances_per_host=per_host, request_timeout=5.0, out_dir=out)
 
 
 def totals(run: LocalRun) -> dict[str, object]:
     out: dict[str, object] = {}
     for host in run.hosts:
-        add_stats(out, host.stats.as_dict())
+        add_stats(out, host.counts())
     return out
 
 
@@ -110,32 +112,40 @@ def test_every_request_ends_and_outcomes_do_not_depend_on_packing(per_host: int)
     assert sum(h.traffic_pending() for h in run.hosts) == 0
 
 
-def test_chaos_kill_fails_requests_until_the_next_poll_then_callers_forget_the_victim() -> None:
+def test_chaos_kill_fails_requests_until_the_next_poll_then_callers_forget_the_victim(tmp_path: Path) -> None:
     plan = plan_of("netflixoss")
+    victim = next(s.name for s in plan.instances if s.service == "homepage")
 
-    async def scenario() -> tuple[LocalRun, str, Counter[str], Counter[str], Counter[str]]:
-        run = LocalRun(plan, config(plan, 1))
+    async def scenario() -> tuple[LocalRun, Kill, Counter[str], Counter[str], Counter[str], RunSummary]:
+        run = LocalRun(plan, config(plan, 1, tmp_path))
         await run.start()
         await tick(run, 50)
         before = failures(run)
-        victim = next(s.name for s in plan.instances if s.service == "homepage")
-        await run.kill_host(run.host_of(victim))
+        kill = await run.chaos_kill(victim)  # the supervisor's kill sequence
         await tick(run, 200)  # callers still route to the victim: their requests fail explicitly
         during = failures(run)
         await run.poll()  # callers learn the victim is gone
         await tick(run, 200)
-        return run, victim, before, during, failures(run)
+        after = failures(run)
+        return run, kill, before, during, after, summarise(plan, run.config, await run.finish(), 0.0)
 
-    run, victim, before, during, after = asyncio.run(scenario())
+    run, kill, before, during, after, summary = asyncio.run(scenario())
     assert not before
     assert during["dead_instance"] > 0
     assert after == during, "after the poll nobody chooses the victim any more"
     callers = {r.source for r in run.peers.records if isinstance(r, EdgeRecord) and r.target == victim}
     forgot = {r.source for r in run.peers.records if isinstance(r, ForgetRecord) and r.target == victim}
     assert callers and forgot == callers
-    stats = totals(run)
-    failed = sum(stats["requests_failed"].values())  # type: ignore[union-attr]
-    assert stats["requests_issued"] == stats["requests_completed"] + failed == 450
+    done = [r.exit for r in run.peers.records if isinstance(r, DoneRecord) and r.name == victim]
+    assert done == [ExitReason.CHAOS], "the kill records why the victim is done, exactly once"
+    assert kill.method == "in-process" and kill.counts is not None
+    assert kill.counts["instances_stopped"] == 1  # its counts were collected before it died
+    # The first batch a caller sends to the dead host is lost in transit, counted by the sender;
+    # after that the caller knows the host is dead and fails requests without sending them.
+    lost = summary.messages_lost
+    assert set(lost) == {"dead_instance"} and 0 < lost["dead_instance"] <= during["dead_instance"]
+    assert summary.requests_issued == summary.requests_completed + summary.requests_failed_total == 450
+    assert summary.accounted, summary.accounting_problems
 
 
 def test_chaos_cancel_in_a_shared_host_answers_stopped_and_records_done() -> None:
@@ -171,9 +181,9 @@ def test_lost_messages_time_out_and_are_counted() -> None:
         elb_host = run.host_of(elb)
         original = run.peers.deliver
 
-        async def swallow(host: int, data: bytes) -> None:
+        async def swallow(source: int, host: int, data: bytes) -> None:
             if host != elb_host:
-                await original(host, data)
+                await original(source, host, data)
 
         run.peers.deliver = swallow  # type: ignore[method-assign]
         await tick(run, 20)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from nanoservices.architecture import load_architecture
+from nanoservices.config import RunConfig
+from nanoservices.plan import expand
 from nanoservices.runtime.stats import HostStats, add_stats, latency_quantile
-from nanoservices.summary import RunSummary, _duration
+from nanoservices.summary import RunSummary, _duration, summarise
+
+ARCHITECTURES = Path(__file__).resolve().parents[1] / "architectures"
 
 
 def summary(**overrides: Any) -> RunSummary:
@@ -21,11 +27,35 @@ def summary(**overrides: Any) -> RunSummary:
     return RunSummary(**fields)
 
 
-def test_accounting_holds_only_when_issued_equals_the_sum_of_outcomes() -> None:
+def test_the_requests_line_says_accounted_for_only_without_problems() -> None:
     assert summary().accounted
-    assert not summary(requests_issued=11).accounted
-    assert "accounted for" in summary().lines()[2]
-    assert "NOT accounted for" in summary(requests_issued=11).lines()[2]
+    assert summary().lines()[2] == (
+        "  requests: 10 issued = 6 completed + 3 failed (timeout 3) + 1 in flight at shutdown: accounted for"
+    )
+    problem = "host 0 -> host 1: 2 messages sent but neither received nor lost"
+    broken = summary(accounting_problems=[problem])
+    assert not broken.accounted
+    assert broken.lines()[2].endswith(" + 1 in flight at shutdown: NOT accounted for")
+    assert broken.lines()[3] == f"    {problem}"
+
+
+def test_summarise_finds_an_entry_equation_that_does_not_add_up(tmp_path: Path) -> None:
+    stats = {
+        "requests_issued": 11,
+        "requests_completed": 6,
+        "requests_failed": {"timeout": 3},
+        "requests_in_flight": 1,
+    }
+    result = {
+        "stats": stats, "graph": {"nodes": 0, "edges": 0, "forgets": 0, "done": 0, "files": []},
+        "instances_killed": 0, "hosts": 1, "events": [], "hosts_died": {},
+    }  # fmt: skip
+    plan = expand(load_architecture(ARCHITECTURES / "lamp_arch.json"), 100, 1)
+    made = summarise(plan, RunConfig(arch="lamp", out_dir=tmp_path), result, 1.0)
+    assert made.accounting_problems == [
+        "entry requests: 1 fewer ended or in flight than were issued (11 issued, 9 ended, 1 in flight)"
+    ]
+    assert made.lines()[2].endswith(": NOT accounted for")
 
 
 def test_latency_quantiles_come_from_power_of_two_buckets() -> None:

@@ -1,9 +1,14 @@
-"""Chaos monkey's choice: one seeded, reproducible victim instance of the architecture's victim service."""
+"""Chaos monkey: a seeded, reproducible victim of the architecture's victim service, and the one
+kill sequence every runtime shares."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
+from nanoservices.outputs.records import ExitReason
 from nanoservices.plan import DeploymentPlan, InstanceSpec
 
 
@@ -12,3 +17,47 @@ def pick_victim(plan: DeploymentPlan, seed: int) -> InstanceSpec | None:
     if not plan.victim or not candidates:
         return None
     return random.Random(f"{seed}:chaos-monkey").choice(candidates)
+
+
+class HostControl(Protocol):
+    """What chaos needs from a runtime: the Ray supervisor and the in-process run both provide it,
+    so a kill is the same sequence of steps in both."""
+
+    kill_method: str  # how a lone host is killed, as the summary names it ("ray.kill", "in-process")
+
+    async def freeze_host(self, host: int) -> dict[str, object] | None:
+        """Silence the host and return its counts; None when they could not be collected."""
+        ...
+
+    def kill_host(self, host: int) -> None: ...
+
+    async def stop_instance(self, host: int, name: str, reason: ExitReason) -> bool: ...
+
+    async def forget(self, specs: Sequence[InstanceSpec], reason: ExitReason) -> None:
+        """Deregister instances that cannot do it themselves, and record why they are done."""
+        ...
+
+
+@dataclass(frozen=True)
+class Kill:
+    instance: str
+    host: int
+    method: str  # control.kill_method for a lone host, "cancel" inside a shared one
+    counts: dict[str, object] | None = None  # a killed host's last counts; None if they died with it
+
+    @property
+    def counts_lost(self) -> bool:
+        return self.method != "cancel" and self.counts is None
+
+
+async def kill_instance(control: HostControl, victim: InstanceSpec, host: int, alone: bool) -> Kill:
+    """Chaos monkey's kill. A lone instance dies with its host, as a machine would: its counts are
+    collected first (they would die with the process), then the host is killed and its instance
+    deregistered and recorded as done. In a shared host only the instance stops."""
+    if not alone:
+        await control.stop_instance(host, victim.name, ExitReason.CHAOS)
+        return Kill(victim.name, host, "cancel")
+    counts = await control.freeze_host(host)
+    control.kill_host(host)
+    await control.forget((victim,), ExitReason.CHAOS)
+    return Kill(victim.name, host, control.kill_method, counts)

@@ -46,7 +46,7 @@ RESPONSE_FOR = {Kind.GET_REQUEST: Kind.GET_RESPONSE, Kind.PUT: Kind.PUT_RESPONSE
 class Message:
     """One hop. `request_id` pairs a response with the request that the `reply_to` instance sent."""
 
-    __slots__ = ("kind", "payload", "reply_to", "request_id", "sender", "sent", "status", "target", "trace")
+    __slots__ = ("kind", "payload", "reply_to", "request_id", "sender", "status", "target", "trace")
 
     def __init__(
         self,
@@ -59,7 +59,6 @@ class Message:
         reply_to: str = "",
         status: Status = Status.OK,
         trace: str = "",
-        sent: float = 0.0,
     ) -> None:
         self.kind = kind
         self.sender = sender
@@ -69,7 +68,6 @@ class Message:
         self.reply_to = reply_to
         self.status = status
         self.trace = trace  # W3C traceparent of the span that sent it, "" when untraced
-        self.sent = sent
 
     @property
     def is_request(self) -> bool:
@@ -92,7 +90,7 @@ class Message:
 
 
 def _fields(m: Message) -> tuple[object, ...]:
-    return (m.kind, m.sender, m.target, m.payload, m.request_id, m.reply_to, m.status, m.trace, m.sent)
+    return (m.kind, m.sender, m.target, m.payload, m.request_id, m.reply_to, m.status, m.trace)
 
 
 def encode_batch(batch: list[Message]) -> bytes:
@@ -102,7 +100,7 @@ def encode_batch(batch: list[Message]) -> bytes:
 
 def decode_batch(data: bytes) -> list[Message]:
     out = []
-    for kind, sender, target, payload, request_id, reply_to, status, trace, sent in msgpack.unpackb(
+    for kind, sender, target, payload, request_id, reply_to, status, trace in msgpack.unpackb(
         data, raw=False, use_list=False
     ):
         out.append(
@@ -115,7 +113,6 @@ def decode_batch(data: bytes) -> list[Message]:
                 reply_to=reply_to,
                 status=Status(status),
                 trace=trace,
-                sent=sent,
             )
         )
     return out

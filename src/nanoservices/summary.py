@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from nanoservices.config import RunConfig
+from nanoservices.outputs.accounting import MAX_PROBLEM_LINES, hops_from, reconcile
 from nanoservices.plan import DeploymentPlan
 from nanoservices.runtime.stats import latency_quantile
 
@@ -50,6 +51,10 @@ class RunSummary:
     hosts_died: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
     files: list[str] = field(default_factory=list)
+    # Per hop between hosts: both ends' counts (outputs/accounting.py), and what does not add up.
+    hops: list[dict[str, Any]] = field(default_factory=list)
+    accounting_problems: list[str] = field(default_factory=list)
+    unchecked_hosts: list[int] = field(default_factory=list)  # hosts whose counts died with them
 
     @property
     def requests_failed_total(self) -> int:
@@ -57,11 +62,16 @@ class RunSummary:
 
     @property
     def accounted(self) -> bool:
-        """Every issued request ended completed or failed, or was still in flight at shutdown."""
-        return (
-            self.requests_issued
-            == self.requests_completed + self.requests_failed_total + self.requests_in_flight
-        )
+        """Every issued request ended or is held in flight, and every hop's two ends agree."""
+        return not self.accounting_problems
+
+    @property
+    def messages_lost(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for hop in self.hops:
+            for reason, n in hop["lost"].items():
+                out[reason] = out.get(reason, 0) + n
+        return out
 
     @property
     def spans_dropped(self) -> int:
@@ -78,6 +88,17 @@ class RunSummary:
             out.append(f"    {name}: {exported:,} exported, {sum(dropped.values()):,} dropped ({reasons})")
         return out
 
+    def _problem_lines(self) -> list[str]:
+        """What does not add up, with where; at most MAX_PROBLEM_LINES lines."""
+        problems = self.accounting_problems
+        lines = [f"    {p}" for p in problems[:MAX_PROBLEM_LINES]]
+        if len(problems) > MAX_PROBLEM_LINES:
+            lines.append(f"    and {len(problems) - MAX_PROBLEM_LINES:,} more (summary.json has every hop)")
+        if self.unchecked_hosts:
+            hosts = ", ".join(str(h) for h in self.unchecked_hosts)
+            lines.append(f"    not checked: the hops of host(s) {hosts}, whose counts died with them")
+        return lines
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["requests_failed_total"] = self.requests_failed_total
@@ -91,6 +112,10 @@ class RunSummary:
     def lines(self) -> list[str]:
         failed = ", ".join(f"{k} {v:,}" for k, v in sorted(self.requests_failed.items())) or "none"
         check = "accounted for" if self.accounted else "NOT accounted for"
+        lost_by_reason = self.messages_lost
+        lost = ", ".join(f"{k} {v:,}" for k, v in sorted(lost_by_reason.items())) or "none"
+        hop_sent = sum(h["sent"] for h in self.hops)
+        hop_received = sum(h["received"] for h in self.hops)
         out = [
             f"nanoservices run {self.arch}: {self.wall_seconds:.1f} s wall time, output in {self.out_dir}",
             f"  instances: {self.instances_started:,} started, {self.instances_stopped:,} stopped, "
@@ -99,6 +124,10 @@ class RunSummary:
             f"  requests: {self.requests_issued:,} issued = {self.requests_completed:,} completed "
             f"+ {self.requests_failed_total:,} failed ({failed}) + {self.requests_in_flight:,} in flight "
             f"at shutdown: {check}",
+            *self._problem_lines(),
+            f"  hops: {hop_sent:,} messages sent between hosts = {hop_received:,} received "
+            f"+ {sum(lost_by_reason.values()):,} lost ({lost}), counted at both ends of "
+            f"{len(self.hops):,} hops",
             f"  messages: {self.messages_delivered:,} delivered ({self.messages_remote:,} through Ray "
             f"in {self.ray_calls:,} calls), "
             f"{self.one_way_dropped:,} one-way dropped, {self.late_responses:,} late responses",
@@ -148,6 +177,15 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
     stats = result["stats"]
     graph = result["graph"]
     killed = result["instances_killed"]
+    hops = hops_from(stats.get("hops", {}))
+    failed = dict(stats.get("requests_failed", {}))
+    accounting = reconcile(
+        hops,
+        issued=stats.get("requests_issued", 0),
+        ended=stats.get("requests_completed", 0) + sum(failed.values()),
+        in_flight=stats.get("requests_in_flight", 0),
+        unchecked_hosts=result.get("unchecked_hosts", ()),
+    )
     summary = RunSummary(
         arch=plan.arch,
         out_dir=str(config.out_dir),
@@ -159,7 +197,7 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         registries=len(plan.registries),
         requests_issued=stats.get("requests_issued", 0),
         requests_completed=stats.get("requests_completed", 0),
-        requests_failed=dict(stats.get("requests_failed", {})),
+        requests_failed=failed,
         requests_in_flight=stats.get("requests_in_flight", 0),
         messages_delivered=stats.get("messages_delivered", 0),
         messages_remote=stats.get("messages_remote", 0),
@@ -182,6 +220,9 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         host_memory_bytes=result.get("host_memory_bytes", 0),
         placement=result.get("placement", []),
         interrupted=result.get("interrupted", False),
+        hops=[hop.to_json() for hop in hops],
+        accounting_problems=accounting.problems,
+        unchecked_hosts=list(accounting.unchecked_hosts),
         files=[
             *graph["files"],
             *result.get("flow_files", []),

@@ -72,6 +72,17 @@ class EddaLog:
         return Entry(ForgetRecord(*pair, record.timestamp), edge_id) if edge_id else None
 
 
+def graph_counts(records: Iterable[GraphRecord], reduce: bool = False) -> dict[str, int]:
+    """The elements the graph files hold, counted as the writers admit them (with -f too)."""
+    log = EddaLog(reduce)
+    counts = {"nodes": 0, "edges": 0, "forgets": 0, "done": 0}
+    kinds = {NodeRecord: "nodes", EdgeRecord: "edges", ForgetRecord: "forgets", DoneRecord: "done"}
+    for record in sorted(records, key=lambda r: r.timestamp):
+        if log.admit(record) is not None:
+            counts[kinds[type(record)]] += 1
+    return counts
+
+
 def rfc3339nano(timestamp: float, tz: tzinfo | None = None) -> str:
     """Go's time.RFC3339Nano: trailing fractional zeros dropped, `Z` for UTC; local time by default.
 

@@ -7,26 +7,8 @@ from pathlib import Path
 
 import ray
 
-from nanoservices.naming import to_node_name
-from nanoservices.outputs.records import DoneRecord, EdgeRecord, ForgetRecord, GraphRecord, NodeRecord
-
-
-def graph_counts(records: list[GraphRecord]) -> dict[str, int]:
-    """Distinct nodes, edges, forgets and done records, as the graph files will hold them."""
-    nodes: set[str] = set()
-    edges: set[tuple[str, str]] = set()
-    forgets = 0
-    done: set[str] = set()
-    for record in records:
-        if isinstance(record, NodeRecord):
-            nodes.add(to_node_name(record.name))
-        elif isinstance(record, EdgeRecord):
-            edges.add((to_node_name(record.source), to_node_name(record.target)))
-        elif isinstance(record, ForgetRecord):
-            forgets += 1
-        elif isinstance(record, DoneRecord):
-            done.add(to_node_name(record.name))
-    return {"nodes": len(nodes), "edges": len(edges), "forgets": forgets, "done": len(done)}
+from nanoservices.outputs.graph_json import graph_counts
+from nanoservices.outputs.records import GraphRecord
 
 
 @ray.remote(num_cpus=0)
@@ -37,8 +19,8 @@ class Edda:
     def record(self, records: list[GraphRecord]) -> None:
         self.records.extend(records)
 
-    def counts(self) -> dict[str, int]:
-        return graph_counts(self.records)
+    def counts(self, reduce: bool = False) -> dict[str, int]:
+        return graph_counts(self.records, reduce)
 
     def write(
         self, out_dir: str, arch: str, args: tuple[str, ...], graphml: bool, reduce: bool
@@ -54,4 +36,4 @@ class Edda:
         if graphml:
             files.append(str(out / "graph.graphml"))
             write_graphml(out / "graph.graphml", self.records, reduce=reduce)
-        return {"files": files, **graph_counts(self.records)}
+        return {"files": files, **graph_counts(self.records, reduce)}

@@ -15,7 +15,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from nanoservices.messages import RESPONSE_FOR, Message, Status, decode_batch, encode_batch
+from nanoservices.messages import (
+    REQUEST_KINDS,
+    RESPONSE_FOR,
+    RESPONSE_KINDS,
+    Message,
+    Status,
+    decode_batch,
+    encode_batch,
+)
 from nanoservices.outputs.records import (
     DoneRecord,
     EdgeRecord,
@@ -41,8 +49,15 @@ if TYPE_CHECKING:
 CALLS_PER_DESTINATION = 1
 
 
+CONTROL_PLANE = -1  # the source index of messages the supervisor sends (fsm's opening moves)
+
+
 class HostDied(Exception):
     """A destination host cannot be reached any more."""
+
+
+class HostStopped(HostDied):
+    """The destination has shut down and counted its last message: later ones are lost, counted."""
 
 
 class HostTracing(Protocol):
@@ -54,7 +69,7 @@ class HostTracing(Protocol):
 class Peers(Protocol):
     """What a host needs from the rest of the run."""
 
-    def deliver(self, host: int, data: bytes) -> Awaitable[None]: ...
+    def deliver(self, source: int, host: int, data: bytes) -> Awaitable[None]: ...
     def register(self, registry: int, entries: list[tuple[str, str, int]]) -> Awaitable[None]: ...
     def deregister(self, registry: int, names: list[str]) -> Awaitable[None]: ...
     def poll(self, registry: int, services: list[str], since: int) -> Awaitable[tuple[int, list[Change]]]: ...
@@ -115,7 +130,8 @@ class HostCore:
         self._in_transit: set[asyncio.Future[None]] = set()
         self._calls_out: dict[int, int] = {}  # destination host -> Ray calls not yet completed
         self._background: list[asyncio.Task[None]] = []
-        self.frozen = False
+        self.frozen = False  # about to be killed by chaos: takes no more messages
+        self.closed = False  # stopped and counted: takes no more messages
         self._watch = self._watch_list()
         self._since = dict.fromkeys(self._watch, 0)
 
@@ -135,6 +151,9 @@ class HostCore:
             self._undeliverable(msg, Status.DEAD_INSTANCE)
             return
         else:
+            if msg.kind in RESPONSE_KINDS:
+                answered = self.stats.hop_answered
+                answered[target_host] = answered.get(target_host, 0) + 1
             box = self._outboxes.get(target_host)
             if box is None:
                 self._outboxes[target_host] = [msg]
@@ -146,6 +165,10 @@ class HostCore:
 
     def _pump(self) -> None:
         self._pump_scheduled = False
+        if self.frozen:  # its counts are taken: what it has not sent dies with it, unsent
+            self._local.clear()
+            self._outboxes.clear()
+            return
         local = self._local
         for _ in range(len(local)):  # what is queued now; new local messages wait a turn
             self.dispatch(local.popleft())
@@ -160,19 +183,24 @@ class HostCore:
 
     def _ship(self, target_host: int, batch: list[Message]) -> None:
         assert self.peers is not None
-        self.stats.batches_sent += 1
+        stats = self.stats
+        stats.batches_sent += 1
+        stats.hop_sent[target_host] = stats.hop_sent.get(target_host, 0) + len(batch)
         self._calls_out[target_host] = self._calls_out.get(target_host, 0) + 1
-        future = asyncio.ensure_future(self.peers.deliver(target_host, encode_batch(batch)))
+        future = asyncio.ensure_future(self.peers.deliver(self.index, target_host, encode_batch(batch)))
         self._in_transit.add(future)
         future.add_done_callback(lambda f: self._shipped(f, target_host, batch))
 
     def _shipped(self, future: asyncio.Future[None], target_host: int, batch: list[Message]) -> None:
         self._in_transit.discard(future)
         self._calls_out[target_host] -= 1
-        if future.cancelled() or future.exception() is None:
-            if target_host in self._outboxes:
+        error = None if future.cancelled() else future.exception()
+        if error is None:
+            if target_host in self._outboxes and not self.frozen:
                 self._ship(target_host, self._outboxes.pop(target_host))
             return
+        reason = "stopped" if isinstance(error, HostStopped) else "dead_instance"
+        self.stats.lost(target_host, reason, len(batch))
         self._dead_hosts.add(target_host)
         for msg in batch + self._outboxes.pop(target_host, []):
             self._undeliverable(msg, Status.DEAD_INSTANCE)
@@ -187,11 +215,24 @@ class HostCore:
         self.stats.one_way_dropped += 1
 
     # --- receiving ----------------------------------------------------------------------------
-    def deliver(self, data: bytes) -> None:
+    def deliver(self, source: int, data: bytes) -> None:
+        """A batch from another host. A host being killed or already counted out refuses it, so
+        the sender counts the batch as lost instead of it vanishing between the two counts."""
+        if self.frozen:
+            raise HostDied(f"host {self.index} is being killed")
+        if self.closed:
+            raise HostStopped(f"host {self.index} has stopped")
         batch = decode_batch(data)
-        self.stats.messages_remote += len(batch)
+        stats = self.stats
+        stats.messages_remote += len(batch)
+        stats.hop_received[source] = stats.hop_received.get(source, 0) + len(batch)
+        requests = 0
         for msg in batch:
+            if msg.kind in REQUEST_KINDS:
+                requests += 1
             self.dispatch(msg)
+        if requests:
+            stats.hop_requests[source] = stats.hop_requests.get(source, 0) + requests
 
     def dispatch(self, msg: Message) -> None:
         if self.frozen:
@@ -211,7 +252,6 @@ class HostCore:
                         target=msg.reply_to,
                         request_id=msg.request_id,
                         status=Status.STOPPED,
-                        sent=self.clock(),
                     )
                 )
             else:
@@ -339,23 +379,35 @@ class HostCore:
         await self.flush_records()
         return True
 
+    def counts(self) -> dict[str, object]:
+        return self.stats.counts(self.index)
+
     def freeze(self) -> dict[str, object]:
         """Chaos is about to kill this host: stop everything without a word, hand back the counts."""
         self.frozen = True
+        self._local.clear()
+        self._outboxes.clear()
         for task in self._background:
             task.cancel()
         self._background.clear()
         for instance in self.instances.values():
             instance.freeze()
-        return self.stats.as_dict()
+        return self.counts()
 
     async def stop_all(self) -> dict[str, object]:
+        """Stop every instance, let what they said last reach the other hosts (bounded), count."""
         for task in self._background:
             task.cancel()
         self._background.clear()
         for instance in reversed(list(self.instances.values())):
             instance.stop(ExitReason.NORMAL)
         await self.flush_records()
-        if self._in_transit:
-            await asyncio.wait(list(self._in_transit), timeout=self.request_timeout)
-        return self.stats.as_dict()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.request_timeout
+        while self.busy() and loop.time() < deadline:
+            if self._in_transit:
+                await asyncio.wait(list(self._in_transit), timeout=deadline - loop.time())
+            else:
+                await asyncio.sleep(0)  # queued messages leave on the next pump
+        self.closed = True
+        return self.counts()

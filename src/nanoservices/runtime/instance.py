@@ -25,10 +25,11 @@ if TYPE_CHECKING:
     from nanoservices.runtime import spans
     from nanoservices.runtime.host import HostCore
 
-# (callback or relayed request, deadline, CLIENT span or None, SERVER span it was sent under or None)
 MAX_BURST = 32  # ticks a late timer may run back to back before it skips the rest of its backlog
 
-Pending = tuple[ReplyHandler | Message, float, "Span | None", "Span | None"]
+# (callback or relayed request, deadline, CLIENT span or None, SERVER span it was sent under or None,
+# target instance)
+Pending = tuple[ReplyHandler | Message, float, "Span | None", "Span | None", str]
 
 
 def _load_spans() -> None:
@@ -90,14 +91,13 @@ class InstanceRuntime:
                 payload=payload,
                 request_id=request.request_id,
                 status=status,
-                sent=self._host.clock(),
             )
         )
 
     def send(self, target: str, kind: Kind, payload: str) -> None:
         if not self.running:
             return
-        msg = Message(kind=kind, sender=self.name, target=target, payload=payload, sent=self._host.clock())
+        msg = Message(kind=kind, sender=self.name, target=target, payload=payload)
         if self._tracer is not None:
             span = self._start_client(self._current, msg)
             msg.trace = spans.traceparent(span)
@@ -129,18 +129,17 @@ class InstanceRuntime:
             payload=payload,
             request_id=request_id,
             reply_to=self.name,
-            sent=now,
         )
         span = None
         if self._tracer is not None:
             span = self._start_client(parent, msg)
             msg.trace = spans.traceparent(span)
         if not self.running:
-            self.pending[request_id] = (handler, now, span, parent)
+            self.pending[request_id] = (handler, now, span, parent, target)
             self.resolve(request_id, Status.STOPPED, "")
             return
         deadline = now + host.request_timeout
-        self.pending[request_id] = (handler, deadline, span, parent)
+        self.pending[request_id] = (handler, deadline, span, parent, target)
         host.expire_at(deadline, self, request_id)
         host.send(msg)
 
@@ -170,7 +169,7 @@ class InstanceRuntime:
         if entry is None:
             self._host.stats.late_responses += 1
             return
-        handler, deadline, span, parent = entry
+        handler, deadline, span, parent, _target = entry
         if self.is_traffic_source:
             stats = self._host.stats
             if msg.status is Status.OK:
@@ -276,12 +275,22 @@ class InstanceRuntime:
         for span in self._serving.values():
             spans.end(span, Status.STOPPED, True)
         self._serving.clear()
-        for _handler, _deadline, span, _parent in self.pending.values():
+        for _handler, _deadline, span, _parent, _target in self.pending.values():
             if span is not None:
                 spans.end(span, Status.STOPPED, True)
         if self.is_traffic_source:
-            self._host.stats.requests_in_flight += len(self.pending)
+            self._count_in_flight()
         self.pending.clear()
+
+    def _count_in_flight(self) -> None:
+        """Entry requests still out when the run ends, by the host that holds them, so the
+        summary can check them against what those hosts say they still hold."""
+        stats = self._host.stats
+        stats.requests_in_flight += len(self.pending)
+        placement = self._host.placement
+        for *_, target in self.pending.values():
+            host = placement.get(target, -1)
+            stats.hop_in_flight[host] = stats.hop_in_flight.get(host, 0) + 1
 
     def stop(self, reason: ExitReason) -> None:
         """Stop taking work; requests it was relaying fail upstream instead of hanging."""
@@ -292,7 +301,7 @@ class InstanceRuntime:
         self.behaviour.stop()
         self._host.stats.instances_stopped += 1
         if self.is_traffic_source:
-            self._host.stats.requests_in_flight += len(self.pending)
+            self._count_in_flight()
             self.pending.clear()
         else:
             for request_id in list(self.pending):

@@ -1,8 +1,9 @@
 """An in-process runtime: the same HostCores and registry tables as a Ray run, in one event loop.
 
 Used by tests to check host logic (discovery, packing, chaos, accounting) exactly and fast, and
-handy in a notebook to explore an architecture without starting Ray. Delivery failures are
-simulated by marking hosts dead, as `ray.kill` would make them.
+handy in a notebook to explore an architecture without starting Ray. Chaos goes through the same
+kill sequence as the Ray supervisor (nanoservices.chaos); a killed host is marked dead, and
+deliveries to it fail as they do after `ray.kill`.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from nanoservices.chaos import Kill, kill_instance
 from nanoservices.config import RunConfig
-from nanoservices.outputs.records import GraphRecord
-from nanoservices.plan import DeploymentPlan
+from nanoservices.outputs.records import DoneRecord, ExitReason, GraphRecord
+from nanoservices.plan import DeploymentPlan, InstanceSpec
 from nanoservices.registry import Change, RegistryState
-from nanoservices.runtime.host import HostCore, HostDied
+from nanoservices.runtime.host import HostCore, HostDied, registries_in_scope
 from nanoservices.runtime.instance import InstanceRuntime
 from nanoservices.runtime.placement import host_setups, placement_of
+from nanoservices.runtime.stats import add_stats
 
 
 class LocalPeers:
@@ -30,10 +33,10 @@ class LocalPeers:
         self.records: list[GraphRecord] = []
         self.dead: set[int] = set()
 
-    async def deliver(self, host: int, data: bytes) -> None:
+    async def deliver(self, source: int, host: int, data: bytes) -> None:
         if host in self.dead:
             raise HostDied(f"host {host} is dead")
-        self.hosts[host].deliver(data)
+        self.hosts[host].deliver(source, data)
 
     async def register(self, registry: int, entries: list[tuple[str, str, int]]) -> None:
         changed = self.registries[registry].register(entries)
@@ -65,6 +68,7 @@ class LocalRun:
         placement = placement_of(setups)
         for host in self.hosts:
             host.wire(placement, self.peers)
+        self.killed_counts: list[dict[str, object]] = []
 
     def instance(self, name: str) -> InstanceRuntime:
         for host in self.hosts:
@@ -95,10 +99,57 @@ class LocalRun:
             await asyncio.sleep(0)
         raise RuntimeError("messages still moving after the turn limit")
 
-    async def kill_host(self, index: int) -> None:
-        """What chaos monkey's ray.kill does: the host is gone, its instances deregistered."""
-        self.peers.dead.add(index)
-        for name, instance in self.hosts[index].instances.items():
-            instance.running = False
-            for registry in range(len(self.plan.registries)):
-                await self.peers.deregister(registry, [name])
+    async def chaos_kill(self, name: str) -> Kill:
+        """Chaos monkey's kill of one instance, by the same steps as a Ray run's supervisor."""
+        host = self.host_of(name)
+        spec = self.hosts[host].instances[name].spec
+        kill = await kill_instance(self, spec, host, alone=len(self.hosts[host].instances) == 1)
+        if kill.counts is not None:
+            self.killed_counts.append(kill.counts)
+        return kill
+
+    async def stop(self) -> dict[str, object]:
+        """Stop every live host as a Ray run's shutdown does; the run's summed counts."""
+        live = [h for i, h in enumerate(self.hosts) if i not in self.peers.dead]
+        totals: dict[str, object] = {}
+        for counts in [*await asyncio.gather(*(h.stop_all() for h in live)), *self.killed_counts]:
+            add_stats(totals, counts)
+        return totals
+
+    async def finish(self) -> dict[str, object]:
+        """Stop, and hand back what a Ray run's supervisor hands back, for `summarise`."""
+        from nanoservices.outputs.graph_json import graph_counts
+
+        stats = await self.stop()
+        dead = sorted(self.peers.dead)
+        return {
+            "arch": self.plan.arch,
+            "hosts": len(self.hosts),
+            "instances_planned": len(self.plan.instances),
+            "instances_killed": sum(len(self.hosts[i].instances) for i in dead),
+            "hosts_died": {},
+            "unchecked_hosts": [],
+            "stats": stats,
+            "graph": {"files": [], **graph_counts(self.peers.records, self.config.reduce_names)},
+            "flow_files": [],
+            "events": [],
+        }
+
+    # --- HostControl (nanoservices.chaos) ------------------------------------------------------
+    kill_method = "in-process"
+
+    async def freeze_host(self, host: int) -> dict[str, object] | None:
+        return self.hosts[host].freeze()
+
+    def kill_host(self, host: int) -> None:
+        self.peers.dead.add(host)
+
+    async def stop_instance(self, host: int, name: str, reason: ExitReason) -> bool:
+        return await self.hosts[host].stop_instance(name, reason)
+
+    async def forget(self, specs: Sequence[InstanceSpec], reason: ExitReason) -> None:
+        for spec in specs:
+            for registry in registries_in_scope(spec, self.plan.registries):
+                await self.peers.deregister(registry, [spec.name])
+        now = self.hosts[0].clock()
+        await self.peers.record([DoneRecord(s.name, reason, now) for s in specs])

@@ -18,8 +18,8 @@ class RayPeers:
         self._registries = registries
         self._edda = edda
 
-    def deliver(self, host: int, data: bytes) -> Any:
-        return self._hosts[host].deliver.remote(data)
+    def deliver(self, source: int, host: int, data: bytes) -> Any:
+        return self._hosts[host].deliver.remote(source, data)
 
     def register(self, registry: int, entries: list[tuple[str, str, int]]) -> Any:
         return self._registries[registry].register.remote(entries)
@@ -54,8 +54,8 @@ class Host:
         self.core.wire(placement, RayPeers(hosts, registries, edda))
         await self.core.register_all()
 
-    async def deliver(self, data: bytes) -> None:
-        self.core.deliver(data)
+    async def deliver(self, source: int, data: bytes) -> None:
+        self.core.deliver(source, data)
 
     async def poll_once(self) -> None:
         await self.core.poll_once()

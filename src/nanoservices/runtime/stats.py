@@ -25,6 +25,14 @@ class HostStats:
     latency_buckets: dict[str, int] = field(default_factory=dict)
     instances_started: int = 0
     instances_stopped: int = 0
+    # Per hop, each end counting its own side, keyed by the other host's index; `counts()` names
+    # the pair "A->B" (A calls B), so the summary can check one end against the other.
+    hop_sent: dict[int, int] = field(default_factory=dict)  # messages handed to the transport for B
+    hop_lost: dict[int, dict[str, int]] = field(default_factory=dict)  # of those, undelivered, by reason
+    hop_received: dict[int, int] = field(default_factory=dict)  # messages that arrived from A
+    hop_requests: dict[int, int] = field(default_factory=dict)  # of those, requests
+    hop_answered: dict[int, int] = field(default_factory=dict)  # responses sent back to A
+    hop_in_flight: dict[int, int] = field(default_factory=dict)  # entry requests to B pending at shutdown
 
     def latency(self, seconds: float) -> None:
         bucket = str(max(0, math.frexp(seconds * 1e6)[1]))
@@ -34,8 +42,34 @@ class HostStats:
         key = status.name.lower()
         self.requests_failed[key] = self.requests_failed.get(key, 0) + 1
 
-    def as_dict(self) -> dict[str, object]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+    def lost(self, host: int, reason: str, count: int) -> None:
+        reasons = self.hop_lost.setdefault(host, {})
+        reasons[reason] = reasons.get(reason, 0) + count
+
+    def counts(self, index: int) -> dict[str, object]:
+        """The counters as summable dicts; hop figures keyed by the pair, from either end."""
+        out: dict[str, object] = {
+            f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("hop_")
+        }
+        hops: dict[str, dict[str, object]] = {}
+
+        def put(pair: str, key: str, value: object) -> None:
+            hops.setdefault(pair, {})[key] = value
+
+        for other, n in self.hop_sent.items():
+            put(f"{index}->{other}", "sent", n)
+        for other, reasons in self.hop_lost.items():
+            put(f"{index}->{other}", "lost", dict(reasons))
+        for other, n in self.hop_in_flight.items():
+            put(f"{index}->{other}", "in_flight", n)
+        for other, n in self.hop_received.items():
+            put(f"{other}->{index}", "received", n)
+        for other, n in self.hop_requests.items():
+            put(f"{other}->{index}", "requests", n)
+        for other, n in self.hop_answered.items():
+            put(f"{other}->{index}", "answered", n)
+        out["hops"] = hops
+        return out
 
 
 def add_stats(total: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:

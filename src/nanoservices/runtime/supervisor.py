@@ -12,13 +12,13 @@ from typing import Any
 
 import ray
 
-from nanoservices.chaos import pick_victim
+from nanoservices.chaos import kill_instance, pick_victim
 from nanoservices.config import RunConfig
 from nanoservices.messages import Kind, Message, encode_batch
 from nanoservices.outputs.records import DoneRecord, ExitReason
 from nanoservices.plan import DeploymentPlan, InstanceSpec
 from nanoservices.runtime.edda import Edda
-from nanoservices.runtime.host import registries_in_scope
+from nanoservices.runtime.host import CONTROL_PLANE, registries_in_scope
 from nanoservices.runtime.placement import host_setups, placement_of
 from nanoservices.runtime.ray_host import Host
 from nanoservices.runtime.registry_actor import Registry
@@ -53,6 +53,8 @@ class Supervisor:
         self._host_of: dict[str, int] = {}  # instance full name -> host index
         self._placement: list[dict[str, object]] = []
         self._killed_counts: list[dict[str, object]] = []  # final counts of hosts chaos killed
+        self._counts_lost: set[int] = set()  # hosts whose counts died with them
+        self._control_sent: dict[str, dict[str, int]] = {}  # hop counts of what the supervisor sent
 
     def progress(self) -> list[str]:
         """Lines describing what happened since the run began (the driver prints the new ones)."""
@@ -160,40 +162,48 @@ class Supervisor:
         batches: dict[int, list[Message]] = {}
         for target, kind, payload in opening_moves(pirates, random.Random(f"{self.config.seed}:fsm")):
             batches.setdefault(host_of[target], []).append(
-                Message(kind=Kind(kind), sender="fsm", target=target, payload=payload, sent=time.time())
+                Message(kind=Kind(kind), sender="fsm", target=target, payload=payload)
             )
-        await asyncio.gather(*(self._hosts[i].deliver.remote(encode_batch(b)) for i, b in batches.items()))
+        for i, batch in batches.items():
+            self._control_sent[f"{CONTROL_PLANE}->{i}"] = {"sent": len(batch)}
+        await asyncio.gather(
+            *(self._hosts[i].deliver.remote(CONTROL_PLANE, encode_batch(b)) for i, b in batches.items())
+        )
 
     async def _chaos_monkey(self) -> None:
         victim = pick_victim(self.plan, self.config.seed)
         if victim is None:
             return
         index = self._host_of[victim.name]
-        alone = len(self._host_specs[index]) == 1
+        at = time.time() - self.started_at
+        kill = await kill_instance(self, victim, index, alone=len(self._host_specs[index]) == 1)
         self._events.append(
-            {
-                "event": "chaos-monkey",
-                "instance": victim.name,
-                "at": time.time() - self.started_at,
-                "method": "ray.kill" if alone else "cancel",
-            }
+            {"event": "chaos-monkey", "instance": victim.name, "at": at, "method": kill.method}
         )
-        if alone:
-            self._killed.add(index)
-            try:  # what the host counted dies with it unless collected first
-                self._killed_counts.append(
-                    await asyncio.wait_for(
-                        self._hosts[index].freeze.remote(SPAN_FLUSH_BOUND), SPAN_FLUSH_BOUND + 5
-                    )
-                )
-            except (asyncio.TimeoutError, ray.exceptions.RayError) as error:
-                self._events.append(
-                    {"event": "counts-lost", "instance": victim.name, "at": 0.0, "method": repr(error)}
-                )
-            ray.kill(self._hosts[index], no_restart=True)
-            await self._forget_instances((victim,), ExitReason.CHAOS)
-        else:
-            await self._hosts[index].stop_instance.remote(victim.name, ExitReason.CHAOS)
+        if kill.counts is not None:
+            self._killed_counts.append(kill.counts)
+        elif kill.counts_lost:
+            self._counts_lost.add(index)
+
+    # --- HostControl (nanoservices.chaos) ------------------------------------------------------
+    kill_method = "ray.kill"
+
+    async def freeze_host(self, host: int) -> dict[str, object] | None:
+        self._killed.add(host)
+        try:  # what the host counted dies with it unless collected first
+            freeze = self._hosts[host].freeze.remote(SPAN_FLUSH_BOUND)
+            return await asyncio.wait_for(freeze, SPAN_FLUSH_BOUND + 5)
+        except (asyncio.TimeoutError, ray.exceptions.RayError):
+            return None
+
+    def kill_host(self, host: int) -> None:
+        ray.kill(self._hosts[host], no_restart=True)
+
+    async def stop_instance(self, host: int, name: str, reason: ExitReason) -> bool:
+        return await self._hosts[host].stop_instance.remote(name, reason)
+
+    async def forget(self, specs: tuple[InstanceSpec, ...], reason: ExitReason) -> None:
+        await self._forget_instances(specs, reason)
 
     async def _forget_instances(self, specs: tuple[InstanceSpec, ...], reason: ExitReason) -> None:
         """What the instances of a dead host cannot do themselves: deregister, record done."""
@@ -214,6 +224,7 @@ class Supervisor:
         except Exception as error:
             if index not in self._killed and not self._shutting_down:
                 self._died[index] = type(error).__name__
+                self._counts_lost.add(index)
                 await self._forget_instances(self._host_specs[index], ExitReason.FAILURE)
 
     def _live_hosts(self) -> list[Any]:
@@ -229,7 +240,7 @@ class Supervisor:
         results = await asyncio.gather(
             *(h.stop_all.remote(SPAN_FLUSH_BOUND) for h in live), return_exceptions=True
         )
-        totals: dict[str, object] = {}
+        totals: dict[str, object] = {"hops": dict(self._control_sent)}
         flow_parts: list[bytes] = []
         for result in [*results, *self._killed_counts]:
             if isinstance(result, dict):
@@ -252,6 +263,7 @@ class Supervisor:
             "instances_planned": len(self.plan.instances),
             "instances_killed": killed_instances,
             "hosts_died": {str(i): e for i, e in self._died.items()},
+            "unchecked_hosts": sorted(self._counts_lost),
             "stats": totals,
             "graph": graph,
             "flow_files": flow_files,
