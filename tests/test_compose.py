@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -12,9 +13,12 @@ from typer.testing import CliRunner
 from nanoservices.architecture import load_architecture, parse_architecture
 from nanoservices.cli import app
 from nanoservices.compose import convert_compose, guess_package, load_compose, to_json
+from nanoservices.config import RunConfig
 from nanoservices.discovery_rules import expected_edges
 from nanoservices.plan import expand
 from nanoservices.problems import InputError
+from nanoservices.runtime.local import LocalRun
+from nanoservices.runtime.stats import add_stats
 
 DATA = Path(__file__).parent / "data" / "compose"
 FILES = sorted(DATA.glob("*.yml"))
@@ -103,6 +107,34 @@ def test_every_caller_instance_discovers_every_dependency(path: Path, scale: int
     assert callers
     for spec in callers:
         assert reached.get(spec.node, set()) == set(spec.dependencies), spec.node
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_converted_files_answer_every_request_in_process(path: Path) -> None:
+    """The in-process runtime (no Ray): the denominator's requests all come back as successes."""
+    plan = expand(parse_architecture(to_json(load_compose(path)), str(path), path.stem))
+    (source,) = [spec.name for spec in plan.instances if spec.package == "denominator"]
+
+    async def scenario() -> tuple[dict[str, object], int, int]:
+        run = LocalRun(plan, RunConfig(arch=plan.arch, instances_per_host=1, request_timeout=5.0))
+        await run.start()
+        for _ in range(90):
+            run.instance(source).behaviour.tick()  # type: ignore[attr-defined]
+            await run.settle()
+        stats: dict[str, object] = {}
+        for host in run.hosts:
+            add_stats(stats, host.stats.as_dict())
+        puts = run.instance(source).behaviour._next_key - 1  # type: ignore[attr-defined]
+        stores = [run.instance(s.name).behaviour for s in plan.instances if s.package == "store"]
+        written = sum(len(store.data) - 1 for store in stores)  # type: ignore[attr-defined]
+        return stats, puts, written
+
+    stats, puts, written = asyncio.run(scenario())
+    assert (stats["requests_issued"], stats["requests_completed"]) == (90, 90)
+    assert not stats["requests_failed"]
+    # Every path of these files ends in a store, so each PUT sent is one new key in exactly one store.
+    assert puts > 0
+    assert written == puts
 
 
 @pytest.mark.parametrize(
