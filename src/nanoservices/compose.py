@@ -6,7 +6,8 @@ generates traffic. Every problem in the file is reported together, located by it
 
 Application services become `monolith` (spigo's choice), proxies `elb`: both forward to any zone.
 The zone-local karyon and zuul would leave every replica outside the zone of a single-instance
-dependency (the usual compose database) without a route, so most requests would fail.
+dependency (the usual compose database) without a route: as karyon, 21 of 90 requests of the
+voting and shop test files failed in-process.
 """
 
 from __future__ import annotations
