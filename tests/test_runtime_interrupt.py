@@ -32,6 +32,19 @@ alive = [a for a in ray._private.state.actors().values() if a["State"] != "DEAD"
 print(len(alive))
 """
 
+HOLD_ZONE_C = """
+import sys, ray
+ray.init(address=sys.argv[1], log_to_driver=False, logging_level="ERROR")
+
+@ray.remote(num_cpus=0, resources={"zone:us-east-1c": 1.0})
+class Holder:
+    def ready(self):
+        return True
+
+holder = Holder.options(name="zone-c-holder", namespace="test", lifetime="detached").remote()
+ray.get(holder.ready.remote())
+"""
+
 
 def lines_of(stream: object) -> queue.Queue[str]:
     found: queue.Queue[str] = queue.Queue()
@@ -110,3 +123,56 @@ def test_ctrl_c_shuts_down_in_order_and_leaves_no_actor(
     while (alive := alive_actors(address)) and time.monotonic() < deadline:
         pass
     assert alive == 0
+
+
+@pytest.mark.timeout(300)
+def test_ctrl_c_during_start_up_stops_at_once_and_writes_valid_files(tmp_path: Path, tiny_arch: Path) -> None:
+    """A detached actor holds all of zone C, so zone C's registry and hosts wait for placement
+    forever: start-up cannot finish. Ctrl-C must end it anyway (no waiting for every actor to start
+    first), and the files must describe a run interrupted during start-up."""
+    from ray.cluster_utils import Cluster
+
+    zones = {"zone:us-east-1a": 1.0, "zone:us-east-1b": 1.0, "zone:us-east-1c": 1.0}
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 2,
+            "include_dashboard": False,
+            "resources": {**zones, "region:us-east-1": 1.0},
+        },
+    )
+    try:
+        address = cluster.address
+        subprocess.run([sys.executable, "-c", HOLD_ZONE_C, address], timeout=120, check=True)
+        out = tmp_path / "run"
+        process = subprocess.Popen(
+            [CLI, "run", str(tiny_arch), "-d", "30", "-K", "1", "--out", str(out)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "RAY_ADDRESS": address},
+        )
+        try:
+            progress = lines_of(process.stderr)
+            seen = wait_for_line(progress, "starting", timeout=120)
+            process.send_signal(signal.SIGINT)
+            assert process.stdout is not None
+            stdout = process.stdout.read()  # to the end: the process has exited
+            process.wait(timeout=90)  # a hang guard: before the fix it waited for every host forever
+            seen += wait_for_line(progress, "interrupted during start-up", timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert process.returncode == 130, (stdout, seen)
+        assert not any("traffic running" in line for line in seen), seen
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["interrupted"] is True and summary["interrupted_phase"] == "start-up"
+        assert summary["requests_issued"] == 0 and summary["accounted"] is True
+        read_graph_json(out / "graph.json")  # a valid graph file, whatever registered before the stop
+        assert "  interrupted during start-up: no traffic ran" in stdout.splitlines()
+        deadline = time.monotonic() + 60
+        while (alive := alive_actors(address)) > 1 and time.monotonic() < deadline:
+            pass
+        assert alive == 1  # only the zone holder
+    finally:
+        cluster.shutdown()

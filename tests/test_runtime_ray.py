@@ -120,6 +120,12 @@ def test_a_host_dying_outside_chaos_is_reported_as_a_failure(
     summary = result["summary"]
     assert summary.hosts_died == {str(host_index): "ActorDiedError"}  # type: ignore[attr-defined]
     assert summary.accounted  # type: ignore[attr-defined]
+    lines = summary.lines()  # type: ignore[attr-defined]
+    assert f"  hosts died outside chaos: 1: host {host_index} (ActorDiedError)" in lines
+    # The dead host's instances did start; its counts died with it, and the summary says so.
+    assert lines[1].startswith(f"  instances: {len(plan.instances)} started, ")
+    assert ", 1 died with their hosts, " in lines[1]
+    assert summary.unchecked_hosts == [host_index]  # type: ignore[attr-defined]
     graph = read_graph_json(tmp_path / "graph.json")
     assert graph.done[db.node] == "failure"
     assert set(graph.done) == set(graph.nodes)

@@ -43,6 +43,9 @@ class RunSummary:
     wall_seconds: float
     timings: dict[str, float]
     events: list[dict[str, Any]]
+    ticks_throttled: int = 0  # ticks skipped because --max-in-flight requests were outstanding
+    max_in_flight: int = 0
+    instances_uncounted: int = 0  # instances on hosts whose counts died with them (they did start)
     host_memory_bytes: int = 0  # proportional set size of all host processes, after discovery
     placement: list[dict[str, Any]] = field(default_factory=list)  # host, location, Ray node, instances
     spans: dict[str, Any] = field(
@@ -50,6 +53,7 @@ class RunSummary:
     )  # created, and per exporter exported/dropped by reason
     hosts_died: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
+    interrupted_phase: str = ""  # "start-up" when stopped before traffic began
     files: list[str] = field(default_factory=list)
     # Per hop between hosts: both ends' counts (outputs/accounting.py), and what does not add up.
     hops: list[dict[str, Any]] = field(default_factory=list)
@@ -118,9 +122,14 @@ class RunSummary:
         hop_received = sum(h["received"] for h in self.hops)
         out = [
             f"nanoservices run {self.arch}: {self.wall_seconds:.1f} s wall time, output in {self.out_dir}",
-            f"  instances: {self.instances_started:,} started, {self.instances_stopped:,} stopped, "
-            f"{self.instances_killed:,} killed by chaos, on {self.hosts:,} hosts (Ray actors) "
-            f"+ {self.registries} Eureka registries",
+            f"  instances: {self.instances_started + self.instances_uncounted:,} started, "
+            f"{self.instances_stopped:,} stopped, {self.instances_killed:,} killed by chaos"
+            + (
+                f", {self.instances_uncounted:,} died with their hosts"
+                if self.instances_uncounted
+                else ""
+            )
+            + f", on {self.hosts:,} hosts (Ray actors) + {self.registries} Eureka registries",
             f"  requests: {self.requests_issued:,} issued = {self.requests_completed:,} completed "
             f"+ {self.requests_failed_total:,} failed ({failed}) + {self.requests_in_flight:,} in flight "
             f"at shutdown: {check}",
@@ -137,8 +146,16 @@ class RunSummary:
         if self.traffic_seconds:
             achieved = self.requests_issued / self.traffic_seconds
             line = f"  traffic: {achieved:,.0f} requests/s achieved of {self.requested_rate:,.0f} asked"
+            reasons = []
+            if self.ticks_throttled:
+                reasons.append(
+                    f"{self.ticks_throttled:,} ticks skipped with --max-in-flight {self.max_in_flight} "
+                    "requests outstanding per denominator: raise --max-in-flight"
+                )
             if self.ticks_skipped:
-                line += f" ({self.ticks_skipped:,} ticks skipped: the hosts could not keep up)"
+                reasons.append(f"{self.ticks_skipped:,} ticks skipped: the hosts could not keep up")
+            if reasons:
+                line += f" ({'; '.join(reasons)})"
             out.append(line)
         if self.latency_buckets:
             figures = ", ".join(
@@ -157,10 +174,13 @@ class RunSummary:
         for event in self.events:
             out.append(f"  {event['event']}: {event['instance']} ({event['method']}) at {event['at']:.1f} s")
         if self.hosts_died:
-            out.append(f"  hosts died outside chaos: {', '.join(sorted(self.hosts_died))}")
+            died = ", ".join(f"host {h} ({error})" for h, error in sorted(self.hosts_died.items()))
+            out.append(f"  hosts died outside chaos: {len(self.hosts_died)}: {died}")
         if self.spans_dropped:
             out.append(f"  warning: {self.spans_dropped:,} spans were dropped; see the reasons above")
-        if self.interrupted:
+        if self.interrupted and self.interrupted_phase == "start-up":
+            out.append("  interrupted during start-up: no traffic ran")
+        elif self.interrupted:
             out.append("  interrupted: the run was stopped early and shut down in order")
         return out
 
@@ -203,6 +223,9 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         messages_remote=stats.get("messages_remote", 0),
         ray_calls=stats.get("batches_sent", 0),
         ticks_skipped=stats.get("ticks_skipped", 0),
+        ticks_throttled=stats.get("ticks_throttled", 0),
+        max_in_flight=config.max_in_flight,
+        instances_uncounted=result.get("instances_uncounted", 0),
         latency_buckets=dict(stats.get("latency_buckets", {})),
         requested_rate=config.rate * sum(1 for s in plan.instances if s.package == "denominator"),
         traffic_seconds=result.get("timings", {}).get("run_seconds", 0.0),
@@ -220,6 +243,7 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         host_memory_bytes=result.get("host_memory_bytes", 0),
         placement=result.get("placement", []),
         interrupted=result.get("interrupted", False),
+        interrupted_phase=str(result.get("phase", "")),
         hops=[hop.to_json() for hop in hops],
         accounting_problems=accounting.problems,
         unchecked_hosts=list(accounting.unchecked_hosts),

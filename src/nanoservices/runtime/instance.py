@@ -248,7 +248,7 @@ class InstanceRuntime:
                 if not self.running:
                     return
                 if limit and len(self.pending) >= limit:
-                    stats.ticks_skipped += 1
+                    stats.ticks_throttled += 1
                 else:
                     tick()
             next_at = max(next_at + due * interval, loop.time() - MAX_BURST * interval)

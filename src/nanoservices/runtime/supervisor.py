@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +75,12 @@ class Supervisor:
             self._say(
                 f"starting {len(plan.instances):,} instances and {len(plan.registries)} Eureka registries"
             )
-            await self._create()
+            if not await self._unless_stopped(self._create()):
+                return await self._abandon_start_up(timings)
             timings["registered"] = time.time() - self.started_at
             self._say(f"{len(self._hosts):,} hosts (Ray actors) up, every instance registered")
-            await asyncio.gather(*(h.poll_once.remote() for h in self._hosts))
+            if not await self._unless_stopped(asyncio.gather(*(h.poll_once.remote() for h in self._hosts))):
+                return await self._abandon_start_up(timings)
             timings["discovered"] = time.time() - self.started_at
             self._say("all instances registered and discovered")
             where = await asyncio.gather(*(h.where.remote() for h in self._hosts))
@@ -108,6 +111,51 @@ class Supervisor:
         summary["timings"] = timings
         summary["interrupted"] = self._stop.is_set()
         return summary
+
+    async def _unless_stopped(self, step: Awaitable[object]) -> bool:
+        """Run a start-up step unless a stop comes first (Ctrl-C must not wait for 65 processes to
+        start). True when the step finished."""
+        work = asyncio.ensure_future(step)
+        stop = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if work.done():
+            work.result()  # a failed step raises here
+            return True
+        work.cancel()
+        with contextlib.suppress(BaseException):
+            await work
+        return False
+
+    async def _abandon_start_up(self, timings: dict[str, float]) -> dict[str, object]:
+        """Stopped before traffic: nothing ran, so no counts to collect. Write the graph of what
+        registered so far, then kill everything at once."""
+        self._say("interrupted during start-up: stopping every actor")
+        out = str(self.config.out_dir)
+        graph: dict[str, object] = {"files": [], "nodes": 0, "edges": 0, "forgets": 0, "done": 0}
+        if self._edda is not None:
+            with contextlib.suppress(ray.exceptions.RayError):
+                graph = await self._edda.write.remote(
+                    out, self.plan.arch, self.config.args, self.config.graphml, self.config.reduce_names
+                )
+        await self._kill_all()
+        return {
+            "arch": self.plan.arch,
+            "hosts": len(self._hosts),
+            "host_memory_bytes": 0,
+            "placement": [],
+            "instances_planned": len(self.plan.instances),
+            "instances_killed": 0,
+            "hosts_died": {},
+            "unchecked_hosts": [],
+            "stats": {},
+            "graph": graph,
+            "flow_files": [],
+            "events": self._events,
+            "timings": timings,
+            "interrupted": True,
+            "phase": "start-up",
+        }
 
     async def _create(self) -> None:
         plan, config = self.plan, self.config
@@ -264,6 +312,7 @@ class Supervisor:
             "instances_killed": killed_instances,
             "hosts_died": {str(i): e for i, e in self._died.items()},
             "unchecked_hosts": sorted(self._counts_lost),
+            "instances_uncounted": sum(len(self._host_specs[i]) for i in self._died),
             "stats": totals,
             "graph": graph,
             "flow_files": flow_files,
