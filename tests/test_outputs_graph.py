@@ -321,3 +321,35 @@ def test_reader_refuses_unknown_files(content: str, tmp_path: Path) -> None:
     path.write_text(content)
     with pytest.raises(InputError):
         read_graph_json(path)
+
+
+@pytest.mark.parametrize("reduce", [False, True])
+def test_graph_counts_describe_the_file_written(reduce: bool, tmp_path: Path) -> None:
+    """The summary's node and edge counts come from graph_counts: with -f too they must be what
+    graph.json holds (they once counted instances while the file held one node per zone)."""
+    import asyncio
+
+    from nanoservices.architecture import load_architecture
+    from nanoservices.config import RunConfig
+    from nanoservices.outputs.graph_json import graph_counts, write_graph_json
+    from nanoservices.plan import expand
+    from nanoservices.runtime.local import LocalRun
+
+    root = Path(__file__).resolve().parents[1]
+    plan = expand(load_architecture(root / "architectures" / "netflixoss_arch.json"), 300, 1)
+
+    async def records() -> list[object]:
+        run = LocalRun(plan, RunConfig(arch=plan.arch, instances_per_host=100))
+        await run.start()
+        return list(run.peers.records)
+
+    found = asyncio.run(records())
+    write_graph_json(tmp_path / "graph.json", plan.arch, (), found, reduce=reduce)  # type: ignore[arg-type]
+    elements = json.loads((tmp_path / "graph.json").read_text())["graph"]
+    counts = graph_counts(found, reduce)  # type: ignore[arg-type]
+    assert counts["nodes"] == sum(1 for e in elements if "node" in e)
+    assert counts["edges"] == sum(1 for e in elements if "edge" in e)
+    if reduce:
+        assert counts["nodes"] < len(plan.instances)  # one node per service and zone
+    else:
+        assert counts["nodes"] == len(plan.instances)

@@ -89,3 +89,16 @@ def test_dropped_spans_give_one_warning_line() -> None:
     lines = summary(spans=spans).lines()
     assert summary(spans=spans).spans_dropped == 3
     assert sum("warning" in line for line in lines) == 1
+
+
+def test_skipped_ticks_name_the_limit_that_caused_them() -> None:
+    throttled = summary(ticks_throttled=20_466, max_in_flight=64, requests_issued=979, requests_completed=975,
+                        requests_failed={}, requests_in_flight=4, requested_rate=2000.0)  # fmt: skip
+    line = next(line for line in throttled.lines() if line.startswith("  traffic: "))
+    assert line == (
+        "  traffic: 979 requests/s achieved of 2,000 asked (20,466 ticks skipped with --max-in-flight 64 "
+        "requests outstanding per denominator: raise --max-in-flight)"
+    )
+    late = summary(ticks_skipped=7)
+    line = next(line for line in late.lines() if line.startswith("  traffic: "))
+    assert line.endswith("(7 ticks skipped: the hosts could not keep up)")
