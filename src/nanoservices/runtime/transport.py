@@ -71,6 +71,9 @@ class _Incoming(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        if self._owner._closed:  # accepted just before close()
+            self.shut()
+            return
         _nodelay(transport)
         self._owner._incoming.add(self)
         loop = asyncio.get_running_loop()
