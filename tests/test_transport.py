@@ -7,6 +7,7 @@ from the module's own encoders, so a change of format fails these tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import random
 import struct
@@ -73,8 +74,14 @@ async def raw_exchange(port: int, data: bytes) -> bytes:
         answer = await reader.read()
     except ConnectionResetError:  # refused with our bytes still unread: the kernel resets
         answer = b""
-    writer.close()
+    await close_writer(writer)
     return answer
+
+
+async def close_writer(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(ConnectionResetError):
+        await writer.wait_closed()
 
 
 def test_frames_of_every_size_arrive_intact_in_order_and_counted_at_both_ends() -> None:
@@ -204,7 +211,7 @@ def test_silent_client_is_closed_by_the_handshake_timeout() -> None:
         writer.write(hello()[:10])
         assert await reader.read() == b""  # no EOF sent from here: only the timeout ends it
         assert b.transport.counters == counted(handshake_timeout=1)
-        writer.close()
+        await close_writer(writer)
         await b.transport.close()
 
     run(scenario)
@@ -253,7 +260,7 @@ def test_peer_dying_mid_batch_is_not_reconnected() -> None:
 
         async def takes_all_then_dies(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             accepted.append(len(await reader.readexactly(expected)))
-            writer.close()
+            await close_writer(writer)
 
         server = await asyncio.start_server(takes_all_then_dies, LOOPBACK, 0)
         a = await Host(0).start()
@@ -310,6 +317,7 @@ def test_removed_host_fails_pending_and_later_deliveries() -> None:
             await reader.readexactly(len(hello(source=0, dest=1)) + len(frame(b"pending")))
             read.set()
             await reader.read()
+            await close_writer(writer)
 
         server = await asyncio.start_server(never_acks, LOOPBACK, 0)
         a = await Host(0).start()
