@@ -38,6 +38,7 @@ bench: bytecode
 	$(BIN)/python scripts/bench_plan.py
 	$(BIN)/python scripts/bench_runtime.py
 	$(BIN)/python scripts/bench_spans.py
+	$(BIN)/python scripts/bench_transport.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
