@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nanoservices.runtime.host import HostDied
+from nanoservices.runtime.host import HostDied, HostStopped
 from nanoservices.runtime.transport import SocketTransport, _Incoming
 
 TOKEN = b"per-run secret 0123456789abcdef"
@@ -48,6 +48,10 @@ class Host:
     def receive(self, source: int, data: bytes) -> None:
         if data.startswith(b"bad"):
             raise ValueError("cannot decode")
+        if data.startswith(b"stop"):
+            raise HostStopped("counted its last message")
+        if data.startswith(b"dying"):
+            raise HostDied("being killed")
         self.got.append((source, data))
 
     async def start(self) -> Host:
@@ -230,6 +234,27 @@ def test_receiver_that_fails_to_decode_acks_what_it_took_and_closes() -> None:
         await c.transport.deliver(1, b"from c")
         assert b.got == [(0, b"ok1"), (2, b"from c")]
         for host in (a, b, c):
+            await host.transport.close()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(("refusal", "error"), [(b"stop", "HostStopped"), (b"dying", "HostDied")])
+def test_a_host_that_stops_taking_messages_refuses_without_counting_an_offence(
+    refusal: bytes, error: str
+) -> None:
+    """HostCore refuses batches once it has stopped (or is being killed) so the sender counts them
+    lost; the sender learns which, and the receiver counts no malformed frame."""
+
+    async def scenario() -> None:
+        a, b = await Host(0).start(), await Host(1).start()
+        a.transport.update_peers({1: b.address})
+        sent = [a.transport.deliver(1, p) for p in (b"ok1", refusal, b"ok2")]
+        assert await outcomes(sent) == ["ok", error, error]
+        assert b.got == [(0, b"ok1")]
+        assert b.transport.counters == counted(frames_received=1)
+        assert a.transport.counters == counted(frames_acked=1)
+        for host in (a, b):
             await host.transport.close()
 
     run(scenario)

@@ -1,4 +1,5 @@
-"""The Ray actor around HostCore, and the Ray implementation of its Peers."""
+"""The Ray actor around HostCore, and its Peers: Ray calls for the control plane (Eureka, Edda),
+direct sockets between hosts for the data plane (or Ray calls, with --transport ray)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,20 @@ import ray
 
 from nanoservices.outputs.records import ExitReason, GraphRecord
 from nanoservices.runtime.host import HostCore, HostSetup
+from nanoservices.runtime.transport import SocketTransport
+
+Address = tuple[str, int]
 
 
 class RayPeers:
-    def __init__(self, hosts: Sequence[Any], registries: Sequence[Any], edda: Any) -> None:
+    def __init__(
+        self, hosts: Sequence[Any], registries: Sequence[Any], edda: Any, transport: SocketTransport | None
+    ) -> None:
         self._hosts = hosts
         self._registries = registries
         self._edda = edda
+        if transport is not None:
+            self.deliver = lambda _source, host, data: transport.deliver(host, data)  # type: ignore[method-assign]
 
     def deliver(self, source: int, host: int, data: bytes) -> Any:
         return self._hosts[host].deliver.remote(source, data)
@@ -45,16 +53,37 @@ class Host:
 
             self._tracing = HostTracing(tracing_settings, host_label=f"host-{setup.index}")
         self.core = HostCore(setup, tracing=self._tracing)
+        self._transport: SocketTransport | None = None
         self._stopped = asyncio.Event()
 
-    async def join(self, wiring: tuple[dict[str, int], list[Any], list[Any], Any]) -> None:
-        """Wire to the other hosts, the registries and Edda, then register every instance: one call,
-        so the host that comes up last costs the run a single round trip."""
+    async def join(
+        self, wiring: tuple[dict[str, int], list[Any], list[Any], Any], token: bytes | None
+    ) -> Address | None:
+        """Listen for the other hosts (given the run's token: socket data plane), wire to the
+        registries and Edda, register every instance, and return the address the other hosts
+        send to. One call, so the host that comes up last costs the run a single round trip."""
         placement, hosts, registries, edda = wiring
-        self.core.wire(placement, RayPeers(hosts, registries, edda))
+        address = None
+        if token is not None:
+            ip = ray.util.get_node_ip_address()
+            self._transport = SocketTransport(self.core.index, token, self.core.deliver, ip)
+            address = await self._transport.start()
+        self.core.wire(placement, RayPeers(hosts, registries, edda, self._transport))
         await self.core.register_all()
+        return address
+
+    async def discover(self, addresses: dict[int, Address] | None) -> None:
+        """Learn where the other hosts listen, then poll Eureka once."""
+        self.update_peers(addresses)
+        await self.core.poll_once()
+
+    def update_peers(self, addresses: dict[int, Address] | None) -> None:
+        """The run's hosts and their addresses: hosts join (and leave) during a run."""
+        if addresses is not None and self._transport is not None:
+            self._transport.update_peers(addresses)
 
     async def deliver(self, source: int, data: bytes) -> None:
+        """Batches over Ray: the supervisor's, and every host's with --transport ray."""
         self.core.deliver(source, data)
 
     async def poll_once(self) -> None:

@@ -22,7 +22,7 @@ import struct
 from collections import deque
 from collections.abc import Callable, Mapping
 
-from nanoservices.runtime.host import HostDied
+from nanoservices.runtime.host import HostDied, HostStopped
 
 MAGIC = b"NSDP"
 VERSION = 1
@@ -32,6 +32,9 @@ _HELLO = struct.Struct("!4sHH")  # magic, version, token length; the token and t
 _ENDS = struct.Struct("!II")  # source host, destination host
 _LENGTH = struct.Struct("!I")
 _ACK = struct.Struct("!Q")
+# Sent instead of an ack by a host that has stopped and counted its last message: the sender counts
+# what it has not had acked as lost because the destination stopped, not because it died.
+STOPPED = 2**64 - 1
 # Below this a frame's header and payload are joined: one send, one TCP segment. Above it the copy
 # costs more than a second send (Python 3.11's writelines writes each piece in turn).
 _JOIN_BELOW = 64 * 1024
@@ -168,6 +171,9 @@ class _Incoming(asyncio.Protocol):
                     on_batch(source, view[pos + 4 : stop].tobytes())
                     count += 1
                     pos = stop
+            except HostDied as refusal:  # the host stopped or is being killed: it takes no more
+                self._stop_taking(count, isinstance(refusal, HostStopped))
+                return -1
             except Exception:  # the receiver could not decode this frame: this connection ends here
                 self._fail(count, "malformed")
                 return -1
@@ -180,6 +186,17 @@ class _Incoming(asyncio.Protocol):
         self._delivered += count
         self._owner._frames_received += count
         self._transport.write(_ACK.pack(self._delivered))
+
+    def _stop_taking(self, count: int, stopped: bool) -> None:
+        """Close without counting an offence: what on_batch took is acked, then (if the host
+        stopped rather than died) the STOPPED mark tells the sender why the rest is lost."""
+        if count:
+            self._ack(count)
+        assert self._transport is not None
+        if stopped:
+            self._transport.write(_ACK.pack(STOPPED))
+        self._done = True
+        self._transport.close()
 
     def _fail(self, count: int, counter: str) -> None:
         if count:
@@ -234,6 +251,7 @@ class _Outgoing(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         acks = self._acks
+        stopped = False
         if not acks and len(data) == _ACK.size:
             (total,) = _ACK.unpack(data)
         else:
@@ -242,7 +260,17 @@ class _Outgoing(asyncio.Protocol):
             if not usable:
                 return
             (total,) = _ACK.unpack_from(acks, usable - _ACK.size)
+            if total == STOPPED and usable > _ACK.size:  # the ack before the mark still counts
+                stopped = True
+                (total,) = _ACK.unpack_from(acks, usable - 2 * _ACK.size)
             del acks[:usable]
+        if total == STOPPED:
+            stopped, total = True, self._acked
+        self._take_ack(total)
+        if stopped:
+            self.die(f"host {self.dest} has stopped", HostStopped)
+
+    def _take_ack(self, total: int) -> None:
         waiting = self._waiting
         newly = total - self._acked
         if newly < 0 or newly > len(waiting):
@@ -259,7 +287,7 @@ class _Outgoing(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.die(f"host {self.dest}: connection closed" + (f" ({exc})" if exc else ""))
 
-    def die(self, reason: str) -> None:
+    def die(self, reason: str, error: type[HostDied] = HostDied) -> None:
         if self._dead:
             return
         self._dead = True
@@ -270,7 +298,7 @@ class _Outgoing(asyncio.Protocol):
         while waiting:
             future = waiting.popleft()
             if not future.done():
-                future.set_exception(HostDied(reason))
+                future.set_exception(error(reason))
 
 
 class SocketTransport:
