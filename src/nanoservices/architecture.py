@@ -7,6 +7,7 @@ so a broken file is fixed in one pass. Nothing here raises anything but InputErr
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -179,13 +180,30 @@ def _parse_json(text: bytes | str, source: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(
-            [Problem(source, f"line {exc.lineno} column {exc.colno}", f"malformed JSON: {exc.msg}")]
-        ) from None
+        where = f"line {exc.lineno} column {exc.colno}"
+        if _looks_like_yaml(text, source):
+            message = "architecture files are JSON (spigo's format); this looks like YAML: convert it to JSON"
+        else:
+            message = f"malformed JSON: {exc.msg}"
+        raise InputError([Problem(source, where, message)]) from None
     except RecursionError:
         raise InputError(
             [Problem(source, "", "malformed JSON: nested too deeply; check for unbalanced brackets")]
         ) from None
+
+
+# A YAML document start, a `key:` mapping line or a `- ` list item; no JSON text begins like that.
+_YAML_START = re.compile(r"---|-\s|[A-Za-z_][\w.-]*\s*:(\s|$)")
+
+
+def _looks_like_yaml(text: str, source: str) -> bool:
+    """Why the JSON failed to parse, when the reason is that the file is YAML (JSON is valid YAML,
+    so this is asked only of text that is not JSON)."""
+    if source.lower().endswith((".yaml", ".yml")):
+        return True
+    lines = (line.strip() for line in text.splitlines())
+    first = next((line for line in lines if line and not line.startswith("#")), "")
+    return bool(_YAML_START.match(first))
 
 
 def _json_kind(python_kind: str) -> str:

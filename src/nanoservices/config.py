@@ -2,26 +2,40 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
+from nanoservices.builtin import MIGRATION
 from nanoservices.packages.base import BehaviourSettings
+
+MAX_SECONDS = 604_800.0  # one week: longer runs, polls or timeouts are typing mistakes, not experiments
+MAX_RATE = 100_000.0  # requests/s per denominator: its ticker cannot usefully fire faster than every 10 us
+
+# field: (lowest allowed, whether the lowest is allowed, highest allowed, unit)
+_RANGES: dict[str, tuple[float, bool, float, str]] = {
+    "duration": (0.0, True, MAX_SECONDS, "seconds (a week)"),
+    "rate": (0.0, False, MAX_RATE, "requests/s per denominator"),
+    "poll_interval": (0.0, False, MAX_SECONDS, "seconds (a week)"),
+    "request_timeout": (0.0, False, MAX_SECONDS, "seconds (a week)"),
+}
 
 
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     arch: str
-    duration: float = Field(default=10.0, ge=0)  # seconds
+    duration: float = 10.0  # seconds
     scale: int = Field(default=100, ge=1)  # percent (fsm: number of pirates)
     regions: int = Field(default=1, ge=1)
-    step: int = Field(default=0, ge=0)  # migration step / output suffix
+    step: int = Field(default=0, ge=0)  # migration step, spigo's -s
     seed: int = 1
-    rate: float = Field(default=100.0, gt=0)  # requests per second per denominator (spigo: chat 10ms)
-    poll_interval: float = Field(default=1.0, gt=0)  # Eureka poll, spigo's -u
-    request_timeout: float = Field(default=2.0, gt=0)
+    rate: float = 100.0  # requests per second per denominator (spigo: chat 10ms)
+    poll_interval: float = 1.0  # Eureka poll, spigo's -u
+    request_timeout: float = 2.0
     max_in_flight: int = Field(default=64, ge=0)  # per traffic source; 0 = open loop, no limit
     instances_per_host: int = Field(default=1, ge=1)
     chaos: bool = True
@@ -33,6 +47,32 @@ class RunConfig(BaseModel):
     # the config does not import the OpenTelemetry SDK.
     tracing: Any = None
     args: tuple[str, ...] = ()  # the command line, recorded in the graph file header
+
+    @field_validator(*_RANGES)
+    @classmethod
+    def _in_range(cls, value: float, info: ValidationInfo) -> float:
+        """Finite and sane: `inf` would run forever or issue nothing, 1e9 requests/s only skip ticks."""
+        low, low_allowed, high, unit = _RANGES[str(info.field_name)]
+        if math.isfinite(value) and (low < value or (low_allowed and value == low)) and value <= high:
+            return value
+        span = f"from {low:g} to" if low_allowed else f"above {low:g} and at most"
+        raise PydanticCustomError(
+            "out_of_range",
+            "must be finite, {span} {high} {unit}, got {value}",
+            {"span": span, "high": f"{high:,.0f}", "unit": unit, "value": f"{value:g}"},
+        )
+
+    @field_validator("step")
+    @classmethod
+    def _step_for_migration(cls, value: int, info: ValidationInfo) -> int:
+        arch = info.data.get("arch")
+        if value and arch != MIGRATION:
+            raise PydanticCustomError(
+                "step_not_migration",
+                "applies only to the migration architecture, not {arch}; drop it",
+                {"arch": repr(arch)},
+            )
+        return value
 
     @property
     def behaviour_settings(self) -> BehaviourSettings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import typer
 
@@ -25,3 +26,10 @@ def input_errors_exit() -> Iterator[None]:
     except InputError as exc:
         report(exc.problems)
         raise typer.Exit(EXIT_INPUT) from None
+
+
+def refuse(ctx: typer.Context, lines: Iterable[str]) -> NoReturn:
+    """Bad flags: each line after the command's name, as typer's own usage errors print, then exit 2."""
+    for line in lines:
+        typer.echo(f"{ctx.command_path}: {line}", err=True)
+    raise typer.Exit(EXIT_INPUT)

@@ -4,16 +4,35 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from nanoservices.cli import app
-from nanoservices.cli._errors import EXIT_INPUT, input_errors_exit
+from nanoservices.cli._errors import input_errors_exit, refuse
 from nanoservices.durations import parse_chat_kv, parse_duration
 
 EXIT_RUNTIME = 1
 EXIT_INTERRUPTED = 130  # the shell's convention for a command ended by Ctrl-C
+
+
+# RunConfig fields as the flags that set them, for its validation errors.
+FLAGS = {
+    "duration": "-d/--duration",
+    "scale": "-p/--scale",
+    "regions": "-w/--regions",
+    "step": "-s/--step",
+    "poll_interval": "-u/--poll-interval",
+    "instances_per_host": "-K/--instances-per-host",
+}
+
+
+def _flag_problem(error: Any, flags: dict[str, str]) -> str:
+    """`-d/--duration must be finite, ...` from one pydantic error of RunConfig."""
+    field = str(error["loc"][0]) if error["loc"] else ""
+    flag = flags.get(field, "--" + field.replace("_", "-"))
+    message = str(error["msg"]).removeprefix("Input ")  # pydantic's own: "Input should be ..."
+    return f"{flag} {message[:1].lower()}{message[1:]}"
 
 
 def _duration(value: str, flag: str) -> float:
@@ -25,6 +44,7 @@ def _duration(value: str, flag: str) -> float:
 
 @app.command()
 def run(
+    ctx: typer.Context,
     arch: Annotated[str, typer.Argument(help="An architecture name from `nanoservices list`, or a path.")],
     duration: Annotated[
         str, typer.Option("-d", "--duration", help="Run time: seconds or Go style (10s).")
@@ -37,9 +57,12 @@ def run(
     ] = 1,
     step: Annotated[int, typer.Option("-s", "--step", help="migration only: the step, 0-9.")] = 0,
     rate: Annotated[
-        float | None, typer.Option("--rate", help="Requests per second from each denominator (default 100).")
+        float | None,
+        typer.Option("--rate", help="Requests per second from each denominator, up to 100000 (default 100)."),
     ] = None,
-    kv: Annotated[str | None, typer.Option("--kv", help="spigo's chat:10ms (request interval).")] = None,
+    kv: Annotated[
+        str | None, typer.Option("--kv", help="spigo's chat:10ms (request interval); instead of --rate.")
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Makes routing, traffic and chaos reproducible.")] = 1,
     poll_interval: Annotated[str, typer.Option("-u", "--poll-interval", help="Eureka poll interval.")] = "1s",
     request_timeout: Annotated[
@@ -103,13 +126,13 @@ def run(
             [f.strip() for f in flows.split(",") if f.strip()] if flows else [],
             os.environ,
         )
+    if kv is not None and rate is not None:
+        refuse(ctx, ["--rate and --kv both set the request rate; give one of them"])
     if kv is not None:
         try:
-            interval = parse_chat_kv(kv)
+            rate = 1.0 / parse_chat_kv(kv)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--kv") from None
-        if rate is None:
-            rate = 1.0 / interval
     try:
         config = RunConfig(
             arch=arch,
@@ -132,9 +155,8 @@ def run(
             args=tuple(["nanoservices", *sys.argv[1:]]),
         )
     except ValidationError as exc:
-        for error in exc.errors():
-            typer.echo(f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg'].lower()}", err=True)
-        raise typer.Exit(EXIT_INPUT) from None
+        flags = {**FLAGS, "rate": "--kv" if kv is not None else "--rate"}
+        refuse(ctx, [_flag_problem(error, flags) for error in exc.errors()])
     with input_errors_exit():
         try:
             summary = run_simulation(config, on_progress=lambda line: typer.echo(line, err=True))

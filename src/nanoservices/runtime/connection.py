@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import socket
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from nanoservices.problems import InputError, Problem
+
+PROBE_TIMEOUT = 3.0  # seconds for the TCP probe of a cluster address; a live head answers in milliseconds
+CLIENT_PORT = 10001  # Ray Client's default port, which `ray://HOST` means
+FIX = "start one with `ray start --head` or use --address auto"
 
 
 class RayStartError(RuntimeError):
@@ -18,18 +24,49 @@ def effective_address(address: str | None) -> str | None:
     return address or os.environ.get("RAY_ADDRESS") or None
 
 
-def _check_address(address: str) -> None:
-    if not (address == "auto" or address.startswith(("ray://", "127.", "localhost")) or ":" in address):
-        message = f"{address!r} is not a Ray address; use auto, ray://HOST:PORT or HOST:PORT"
-        raise InputError([Problem("--address", "", message)])
+def host_port(address: str) -> tuple[str, int]:
+    """The host and port `address` names (HOST:PORT, [IPv6]:PORT or ray://HOST[:PORT]), or InputError."""
+    client = address.startswith("ray://")
+    rest = address.removeprefix("ray://")
+    host, _, port_text = rest.rpartition(":")
+    if not host or host.endswith(":"):  # no port, or a bare IPv6 address
+        host, port_text = rest, ""
+    host = "" if "://" in rest else host.removeprefix("[").removesuffix("]")  # Ray reads x:// as Ray Client
+    if host and not port_text and client:
+        return host, CLIENT_PORT
+    if host and port_text.isdigit() and 0 < int(port_text) < 65536:
+        return host, int(port_text)
+    message = f"{address!r} is not a Ray address; use auto, ray://HOST:PORT or HOST:PORT (port 1-65535)"
+    raise InputError([Problem("--address", "", message)])
+
+
+def probe(address: str, timeout: float = PROBE_TIMEOUT) -> None:
+    """RayStartError unless something accepts a TCP connection at `address`.
+
+    ray.init retries an unreachable GCS for minutes, printing a warning each time, and Ray Client
+    waits 30 s; one plain connect says within seconds that nothing is there.
+    """
+    host, port = host_port(address)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return
+    except socket.gaierror:
+        reason = "name not resolved"
+    except ConnectionRefusedError:
+        reason = "connection refused"
+    except TimeoutError:
+        reason = f"no answer within {timeout:g} s"
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+    raise RayStartError(f"cannot reach a Ray cluster at {address} ({reason}); {FIX}")
 
 
 @contextmanager
 def ray_session(address: str | None) -> Iterator[Any]:
     """Yield the ray module connected as asked; shut down what this call started."""
     address = effective_address(address)
-    if address is not None:
-        _check_address(address)
+    if address not in (None, "auto", "local"):
+        probe(address)  # also when Ray is initialised: a caller who names an address means that cluster
     if address is None:
         # Before Ray is imported: keeps every Ray process of the embedded node on 127.0.0.1.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -48,7 +85,10 @@ def ray_session(address: str | None) -> Iterator[Any]:
         kwargs["address"] = address
     _quiet_worker_pool_warnings(ray)
     try:
-        ray.init(**kwargs)
+        with warnings.catch_warnings():
+            # Ray Client's own timeout warning; the ConnectionError that follows says the same in one line.
+            warnings.filterwarnings("ignore", message="Ray Client connection timed out", category=UserWarning)
+            ray.init(**kwargs)
     except ConnectionError as exc:
         raise RayStartError(f"cannot join the Ray cluster at {address}: {exc}") from None
     except Exception as exc:
@@ -62,11 +102,17 @@ def ray_session(address: str | None) -> Iterator[Any]:
 def _quiet_worker_pool_warnings(ray: Any) -> None:
     """One Ray actor per instance is the design, so the raylet's "N worker processes have been
     started" warning fires on every run and would land on our stdout among the summary lines.
-    Ray has no switch for it (its listener thread prints every raylet error); drop just that one."""
-    import ray._private.worker as ray_worker
+    Ray has no switch for it (its listener thread prints every raylet error); drop just that one.
 
-    original = ray_worker.print_to_stdstream
-    if getattr(original, "_nanoservices_quiet", False):
+    The hook is Ray's private API: if a release moves it, skip the filter (it is cosmetic) rather
+    than fail the run.
+    """
+    try:
+        import ray._private.worker as ray_worker
+    except ImportError:
+        return
+    original = getattr(ray_worker, "print_to_stdstream", None)
+    if not callable(original) or getattr(original, "_nanoservices_quiet", False):
         return
 
     def print_except_pool_size(data: dict[str, Any], *args: Any, **kwargs: Any) -> None:

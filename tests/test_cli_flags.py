@@ -1,0 +1,155 @@
+"""`nanoservices run` flags that used to be accepted and then misbehaved (inf, absurd rates, a step
+outside migration, --rate with --kv) are refused with exit 2 and one line naming the flag and the
+range; RunConfig refuses the same for library callers. Also: a YAML file given as an architecture.
+No Ray: accepted flags reach a stand-in for the simulation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from nanoservices import simulation
+from nanoservices.cli import app
+from nanoservices.config import MAX_RATE, MAX_SECONDS, RunConfig
+
+runner = CliRunner()
+RATE_RANGE = "must be finite, above 0 and at most 100,000 requests/s per denominator"
+WEEK = "604,800 seconds (a week)"
+
+
+@pytest.mark.parametrize(
+    ("flags", "line"),
+    [
+        (["--rate", "inf"], f"--rate {RATE_RANGE}, got inf"),
+        (["--rate", "nan"], f"--rate {RATE_RANGE}, got nan"),
+        (["--rate", "1e9"], f"--rate {RATE_RANGE}, got 1e+09"),
+        (["--rate", "100001"], f"--rate {RATE_RANGE}, got 100001"),
+        (["--rate", "0"], f"--rate {RATE_RANGE}, got 0"),
+        (["-d", "inf"], f"-d/--duration must be finite, from 0 to {WEEK}, got inf"),
+        (["-d", "604801"], f"-d/--duration must be finite, from 0 to {WEEK}, got 604801"),
+        (["-u", "inf"], f"-u/--poll-interval must be finite, above 0 and at most {WEEK}, got inf"),
+        (
+            ["--request-timeout", "inf"],
+            f"--request-timeout must be finite, above 0 and at most {WEEK}, got inf",
+        ),
+        (["--request-timeout", "0s"], f"--request-timeout must be finite, above 0 and at most {WEEK}, got 0"),
+        (["-s", "5"], "-s/--step applies only to the migration architecture, not 'lamp'; drop it"),
+        (["--rate", "5", "--kv", "chat:10ms"], "--rate and --kv both set the request rate; give one of them"),
+        (
+            ["--kv", "chat:0.5ms"],
+            "Invalid value for --kv: 'chat:0.5ms': the chat interval must be between 1ms and 1h",
+        ),
+        (["-p", "0"], "-p/--scale should be greater than or equal to 1"),
+    ],
+)
+def test_run_refuses_the_flag_in_one_line(flags: list[str], line: str) -> None:
+    result = runner.invoke(app, ["run", "lamp", *flags])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [f"nanoservices run: {line}"]
+    assert result.stdout == ""
+
+
+@dataclass
+class FakeSummary:
+    hosts_died: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+    def lines(self) -> list[str]:
+        return ["ran"]
+
+
+@pytest.fixture
+def configs(monkeypatch: pytest.MonkeyPatch) -> list[RunConfig]:
+    """The RunConfigs the CLI hands the simulation, which is not run."""
+    seen: list[RunConfig] = []
+
+    def fake_run(config: RunConfig, on_progress: object = None) -> FakeSummary:
+        seen.append(config)
+        return FakeSummary()
+
+    monkeypatch.setattr(simulation, "run", fake_run)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("flags", "field_name", "value"),
+    [
+        (["--rate", "100000"], "rate", MAX_RATE),
+        (["--kv", "chat:1ms"], "rate", 1000.0),
+        (["--kv", "chat:1h"], "rate", 1 / 3600),
+        (["-d", "604800"], "duration", MAX_SECONDS),
+        (["-d", "0"], "duration", 0.0),
+        (["-u", "250ms"], "poll_interval", 0.25),
+    ],
+)
+def test_run_accepts_the_edges_of_each_range(
+    configs: list[RunConfig], flags: list[str], field_name: str, value: float
+) -> None:
+    result = runner.invoke(app, ["run", "lamp", *flags])
+    assert result.exit_code == 0, result.output
+    assert [getattr(c, field_name) for c in configs] == [value]
+
+
+def test_step_still_reaches_migration(configs: list[RunConfig]) -> None:
+    result = runner.invoke(app, ["run", "migration", "-s", "5"])
+    assert result.exit_code == 0, result.output
+    assert [(c.arch, c.step) for c in configs] == [("migration", 5)]
+
+
+@pytest.mark.parametrize(
+    ("settings", "field_name"),
+    [
+        ({"rate": float("inf")}, "rate"),
+        ({"rate": 1e9}, "rate"),
+        ({"duration": float("inf")}, "duration"),
+        ({"duration": -1.0}, "duration"),
+        ({"poll_interval": float("nan")}, "poll_interval"),
+        ({"request_timeout": float("inf")}, "request_timeout"),
+        ({"step": 3}, "step"),
+    ],
+)
+def test_run_config_refuses_the_same_for_library_callers(settings: dict[str, float], field_name: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        RunConfig(arch="lamp", **settings)  # type: ignore[arg-type]
+    assert [error["loc"] for error in caught.value.errors()] == [(field_name,)]
+
+
+def test_run_config_keeps_a_migration_step() -> None:
+    assert RunConfig(arch="migration", step=9).step == 9
+
+
+# A YAML file given as an architecture.
+
+YAML = "arch: arch-0.0\nservices:\n  - name: www\n    package: denominator\n    count: 1\n"
+NOT_JSON = "architecture files are JSON (spigo's format); this looks like YAML: convert it to JSON"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        ("lamp.yaml", YAML, "line 1 column 1"),
+        ("lamp.yml", "{services: [www]}\n", "line 1 column 2"),  # flow-style YAML: only the name says so
+        ("lamp_arch.json", YAML, "line 1 column 1"),
+        ("lamp_arch.json", "# converted from lamp.yaml\n---\n" + YAML, "line 1 column 1"),
+        ("lamp_arch.json", "\n- name: www\n", "line 2 column 1"),
+    ],
+    ids=["yaml", "yml-flow", "json-name-mapping", "comment-document-start", "list"],
+)
+def test_validate_says_a_yaml_file_is_not_json(tmp_path: Path, name: str, text: str, where: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [f"{path}: {where}: {NOT_JSON}"]
+
+
+def test_malformed_json_is_still_called_malformed_json(tmp_path: Path) -> None:
+    path = tmp_path / "broken_arch.json"
+    path.write_text('{"services": [,]}')
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [f"{path}: line 1 column 15: malformed JSON: Expecting value"]
