@@ -147,7 +147,10 @@ def test_error_rate_fails_its_share_and_draws_once_per_request(rate: float) -> N
         (lambda: Fixed(-0.1), "latency -0.1s is negative; use 0 or more"),
         (lambda: Uniform(0.2, 0.1), "min 200ms is above max 100ms; swap them"),
         (lambda: LogNormal(0.04, 0.01), "p99 10ms is below the median 40ms; p99 must be at least the median"),
-        (lambda: LogNormal(0.0, 0.01), "median must be more than 0 for a lognormal latency; use a fixed latency for 0"),
+        (
+            lambda: LogNormal(0.0, 0.01),
+            "median must be more than 0 for a lognormal latency; use a fixed latency for 0",
+        ),
         (
             lambda: Percentiles(((0.5, 0.03), (0.9, 0.02))),
             "p90 20ms is below p50 30ms; percentiles must not decrease",

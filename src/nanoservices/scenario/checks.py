@@ -7,6 +7,7 @@ the actions in time order. Paths point at the key to fix.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,7 +64,7 @@ def _versions(
 ) -> dict[tuple[str, str], a.VersionBehaviour]:
     result = {}
     for key, profile in profiles.items():
-        where = _path("$.versions", key)
+        where = json_path(("versions", key))
         service, sep, version = key.partition("@") if isinstance(key, str) else ("", "", "")
         if not sep:
             checked.add(where, f"key {key!r} should be service@version, e.g. homepage@v2")
@@ -354,9 +355,9 @@ def _gorilla(checked: Checked, world: World, where: str, entry: EntrySpec, _shor
 def _kong(checked: Checked, world: World, where: str, entry: EntrySpec, _short: bool) -> Maker | None:
     text = entry.kong or ""
     if "/" in text:
-        checked.add(
-            where, f"kong takes a whole region such as {text.partition('/')[0]}; for one zone use gorilla"
-        )
+        region = text.partition("/")[0]
+        example = region if region in world.regions else world.regions[0] if world.regions else "us-east-1"
+        checked.add(where, f"kong takes a whole region such as {example}; for one zone use gorilla")
         return None
     problem = world.unknown_region(text)
     if problem:
@@ -524,8 +525,14 @@ def _overlaps(checked: Checked, ordered: list[a.Action]) -> None:
             last[key] = action
 
 
-def _path(base: str, key: object) -> str:
-    text = str(key)
-    if text.replace("-", "_").isidentifier():
-        return f"{base}.{text}"
-    return f'{base}["{text}"]' if '"' not in text else f"{base}[{text!r}]"
+def json_path(loc: tuple[int | str, ...], base: str = "$") -> str:
+    """`$.timeline[2].deploy`, with keys that are not plain names quoted as JSON strings."""
+    path = base
+    for part in loc:
+        if isinstance(part, int) and not isinstance(part, bool):
+            path += f"[{part}]"
+        elif str(part).replace("-", "_").isidentifier():
+            path += f".{part}"
+        else:
+            path += f"[{json.dumps(str(part))}]"
+    return path

@@ -7,7 +7,6 @@ profile is validated on its own, so the semantic checks still run for the entrie
 
 from __future__ import annotations
 
-import json
 import typing
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from nanoservices.plan import DeploymentPlan
 from nanoservices.problems import InputError, Problem
 from nanoservices.scenario.actions import Scenario
-from nanoservices.scenario.checks import Checked, build
+from nanoservices.scenario.checks import Checked, build, json_path
 from nanoservices.scenario.document import parse_document
 from nanoservices.scenario.quantities import shown
 from nanoservices.scenario.schema import EntrySpec, FileSpec, VersionProfile
@@ -83,18 +82,6 @@ def _validated(model: type[BaseModel], raw: Any, prefix: Loc, source: str, probl
     except ValidationError as exc:
         problems.extend(_problem(source, model, prefix, e) for e in exc.errors())
         return None
-
-
-def json_path(loc: Loc) -> str:
-    path = "$"
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif str(part).replace("-", "_").isidentifier():
-            path += f".{part}"
-        else:
-            path += f"[{json.dumps(str(part))}]"
-    return path
 
 
 def _problem(source: str, root: type[BaseModel], prefix: Loc, error: Any) -> Problem:
