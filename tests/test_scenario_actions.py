@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from nanoservices.catalog import resolve_plan
+import pickle
+import random
+
+from nanoservices.catalog import architectures_dir, resolve_plan
 from nanoservices.scenario import (
     Canary,
     Deploy,
@@ -14,6 +17,7 @@ from nanoservices.scenario import (
     Rolling,
     Scenario,
     Target,
+    load_scenario,
 )
 
 
@@ -48,3 +52,16 @@ def test_known_duration_is_a_lower_bound_per_strategy() -> None:
     assert deploy(Canary(judge=Judge(after=10.0))).known_duration == 10.0
     assert deploy(Canary(judge=Judge(after=10.0, interval=2.0))).known_duration == 2.0  # may fail early
     assert deploy(Rolling()).known_duration == 0.0
+
+
+def test_scenarios_pickle_for_the_trip_to_the_supervisor_actor() -> None:
+    plan = resolve_plan("netflixoss", 100, 2)
+    for path in sorted((architectures_dir() / "scenarios").glob("*.yaml")):
+        scenario = load_scenario(path, plan, 30.0)
+        copy = pickle.loads(pickle.dumps(scenario))
+        assert copy == scenario and copy.versions == scenario.versions
+        for key, behaviour in scenario.versions.items():
+            if behaviour.latency is not None:  # precomputed parameters (lognormal sigma) survive the trip
+                latency = copy.versions[key].latency
+                assert latency is not None
+                assert latency.sample(random.Random(1)) == behaviour.latency.sample(random.Random(1))

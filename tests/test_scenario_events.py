@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import pytest
@@ -69,12 +70,19 @@ def test_events_are_frozen_and_details_cannot_shadow_fields() -> None:
     event = Event(at=1.0, kind=EventKind.KONG, details={"zones": 3})
     with pytest.raises(AttributeError):
         event.at = 2.0  # type: ignore[misc]
-    with pytest.raises(TypeError):
-        event.details["zones"] = 4  # type: ignore[index]
+    source = {"zones": 3}
+    copied = Event(at=1.0, kind=EventKind.KONG, details=source)
+    source["zones"] = 4
+    assert copied.details == {"zones": 3}  # the caller's dict is copied, not kept
     with pytest.raises(ValueError, match=r"details may not use the event's own keys: \['kind'\]"):
         Event(at=1.0, kind=EventKind.KONG, details={"kind": "x"})
     with pytest.raises(ValueError):
         Event(at=1.0, kind=EventKind.KONG, details={"p99": float("nan")}).to_json_line()
+
+
+def test_events_pickle_for_the_trip_from_a_host_to_the_supervisor() -> None:
+    event = Event(at=2.0, kind=EventKind.BREAKER_OPEN, service="subscriber", details={"errors": 0.6})
+    assert pickle.loads(pickle.dumps(event)) == event
 
 
 def test_the_log_is_valid_after_every_event_without_closing(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from nanoservices.plan import InstanceSpec
 from nanoservices.scenario.distributions import ErrorRate, LatencyModel
@@ -203,7 +202,8 @@ class Scenario:
     source: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "versions", MappingProxyType(dict(self.versions)))
+        # a copy, not a MappingProxyType: scenarios travel to Ray actors, and proxies do not pickle
+        object.__setattr__(self, "versions", dict(self.versions))
         object.__setattr__(self, "actions", tuple(sorted(self.actions, key=lambda a: a.at)))
 
     def with_actions(self, extra: Iterable[Action]) -> Scenario:

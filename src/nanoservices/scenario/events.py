@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import Any
 
 EVENTS_FILE = "events.jsonl"
@@ -60,7 +60,8 @@ class Event:
         object.__setattr__(self, "kind", EventKind(self.kind))
         object.__setattr__(self, "versions", tuple(self.versions))
         object.__setattr__(self, "instances", tuple(self.instances))
-        object.__setattr__(self, "details", MappingProxyType(dict(self.details)))
+        # a private copy (not a MappingProxyType, which does not pickle: hosts send events to the supervisor)
+        object.__setattr__(self, "details", dict(self.details))
 
     def to_json_line(self) -> str:
         """One line of JSON, no newline; raises ValueError for details that are not JSON (NaN too)."""
