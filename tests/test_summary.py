@@ -19,7 +19,7 @@ def summary(**overrides: Any) -> RunSummary:
         arch="a", out_dir="o", instances_planned=1, instances_started=1, instances_stopped=1,
         instances_killed=0, hosts=1, registries=3, requests_issued=10, requests_completed=6,
         requests_failed={"timeout": 3}, requests_in_flight=1, messages_delivered=0, messages_remote=0,
-        ray_calls=0, ticks_skipped=0, latency_buckets={}, requested_rate=100.0, traffic_seconds=1.0,
+        batches=0, ticks_skipped=0, latency_buckets={}, requested_rate=100.0, traffic_seconds=1.0,
         one_way_dropped=0, late_responses=0, nodes=1, edges=0, forgets=0, done_records=1,
         wall_seconds=1.0, timings={}, events=[],
     )  # fmt: skip

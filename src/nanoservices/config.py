@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -38,6 +38,9 @@ class RunConfig(BaseModel):
     request_timeout: float = 2.0
     max_in_flight: int = Field(default=64, ge=0)  # per traffic source; 0 = open loop, no limit
     instances_per_host: int = Field(default=1, ge=1)
+    # How hosts send each other messages: direct sockets (the data plane), or Ray actor calls
+    # (the old path, kept so both can be measured in one run).
+    transport: Literal["socket", "ray"] = "socket"
     chaos: bool = True
     out_dir: Path | None = None
     graphml: bool = False

@@ -33,7 +33,7 @@ class RunSummary:
     latency_buckets: dict[str, int]
     requested_rate: float
     traffic_seconds: float
-    ray_calls: int
+    batches: int  # batches of messages sent between hosts
     one_way_dropped: int
     late_responses: int
     nodes: int
@@ -43,6 +43,8 @@ class RunSummary:
     wall_seconds: float
     timings: dict[str, float]
     events: list[dict[str, Any]]
+    transport: str = "socket"
+    refused: dict[str, int] = field(default_factory=dict)  # data-plane connections refused, by reason
     ticks_throttled: int = 0  # ticks skipped because --max-in-flight requests were outstanding
     max_in_flight: int = 0
     instances_uncounted: int = 0  # instances on hosts whose counts died with them (they did start)
@@ -92,6 +94,12 @@ class RunSummary:
             out.append(f"    {name}: {exported:,} exported, {sum(dropped.values()):,} dropped ({reasons})")
         return out
 
+    def _data_plane(self) -> str:
+        if self.transport == "ray":
+            return "Ray actor calls"
+        refused = ", ".join(f"{k} {v:,}" for k, v in sorted(self.refused.items()) if v)
+        return f"direct sockets, {'connections refused: ' + refused if refused else 'none refused'}"
+
     def _problem_lines(self) -> list[str]:
         """What does not add up, with where; at most MAX_PROBLEM_LINES lines."""
         problems = self.accounting_problems
@@ -137,8 +145,8 @@ class RunSummary:
             f"  hops: {hop_sent:,} messages sent between hosts = {hop_received:,} received "
             f"+ {sum(lost_by_reason.values()):,} lost ({lost}), counted at both ends of "
             f"{len(self.hops):,} hops",
-            f"  messages: {self.messages_delivered:,} delivered ({self.messages_remote:,} through Ray "
-            f"in {self.ray_calls:,} calls), "
+            f"  messages: {self.messages_delivered:,} delivered ({self.messages_remote:,} between hosts "
+            f"in {self.batches:,} batches over {self._data_plane()}), "
             f"{self.one_way_dropped:,} one-way dropped, {self.late_responses:,} late responses",
             f"  graph: {self.nodes:,} nodes, {self.edges:,} edges, {self.forgets:,} forgets, "
             f"{self.done_records:,} done records",
@@ -221,7 +229,9 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         requests_in_flight=stats.get("requests_in_flight", 0),
         messages_delivered=stats.get("messages_delivered", 0),
         messages_remote=stats.get("messages_remote", 0),
-        ray_calls=stats.get("batches_sent", 0),
+        batches=stats.get("batches_sent", 0),
+        transport=config.transport,
+        refused=dict(stats.get("refused", {})),
         ticks_skipped=stats.get("ticks_skipped", 0),
         ticks_throttled=stats.get("ticks_throttled", 0),
         max_in_flight=config.max_in_flight,

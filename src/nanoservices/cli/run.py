@@ -78,6 +78,12 @@ def run(
     instances_per_host: Annotated[
         int, typer.Option("-K", "--instances-per-host", help="Instances per Ray actor (1: one actor each).")
     ] = 1,
+    transport: Annotated[
+        str,
+        typer.Option(
+            "--transport", help="How hosts send each other messages: socket (direct) or ray (actor calls)."
+        ),
+    ] = "socket",
     chaos: Annotated[
         bool, typer.Option("--chaos/--no-chaos", help="Chaos monkey kills the victim at half time.")
     ] = True,
@@ -146,6 +152,7 @@ def run(
             request_timeout=_duration(request_timeout, "'--request-timeout'"),
             instances_per_host=instances_per_host,
             max_in_flight=max_in_flight,
+            transport=transport,
             chaos=chaos,
             out_dir=out,
             graphml=graphml,

@@ -11,7 +11,7 @@ import ray
 
 from nanoservices.outputs.records import ExitReason, GraphRecord
 from nanoservices.runtime.host import HostCore, HostSetup
-from nanoservices.runtime.transport import SocketTransport
+from nanoservices.runtime.transport import REFUSALS, SocketTransport
 
 Address = tuple[str, int]
 
@@ -113,6 +113,9 @@ class Host:
         return await self._final_counts(stats, flush_timeout)
 
     async def _final_counts(self, stats: dict[str, object], flush_timeout: float) -> dict[str, object]:
+        if self._transport is not None:
+            counters = self._transport.counters
+            stats["refused"] = {k: counters[k] for k in REFUSALS}
         if self._tracing is not None:
             tracing = self._tracing
             stats["spans"] = await asyncio.get_running_loop().run_in_executor(
@@ -123,13 +126,7 @@ class Host:
 
     async def stop_all(self, flush_timeout: float) -> dict[str, object]:
         """Stop every instance, flush spans within the bound, hand back counters and flow files."""
-        stats = await self.core.stop_all()
-        if self._tracing is not None:
-            tracing = self._tracing
-            stats["spans"] = await asyncio.get_running_loop().run_in_executor(
-                None, tracing.shutdown, flush_timeout
-            )
-            stats["flow_part"] = tracing.flow_part()
+        stats = await self._final_counts(await self.core.stop_all(), flush_timeout)
         self._stopped.set()
         return stats
 

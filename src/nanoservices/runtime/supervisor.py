@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from collections.abc import Awaitable
 from pathlib import Path
@@ -55,6 +56,7 @@ class Supervisor:
         self._placement: list[dict[str, object]] = []
         self._killed_counts: list[dict[str, object]] = []  # final counts of hosts chaos killed
         self._counts_lost: set[int] = set()  # hosts whose counts died with them
+        self._addresses: dict[int, tuple[str, int]] | None = None  # where hosts listen (socket data plane)
         self._control_sent: dict[str, dict[str, int]] = {}  # hop counts of what the supervisor sent
 
     def progress(self) -> list[str]:
@@ -79,7 +81,8 @@ class Supervisor:
                 return await self._abandon_start_up(timings)
             timings["registered"] = time.time() - self.started_at
             self._say(f"{len(self._hosts):,} hosts (Ray actors) up, every instance registered")
-            if not await self._unless_stopped(asyncio.gather(*(h.poll_once.remote() for h in self._hosts))):
+            discover = asyncio.gather(*(h.discover.remote(self._addresses) for h in self._hosts))
+            if not await self._unless_stopped(discover):
                 return await self._abandon_start_up(timings)
             timings["discovered"] = time.time() - self.started_at
             self._say("all instances registered and discovered")
@@ -187,8 +190,12 @@ class Supervisor:
         await asyncio.gather(*registries_wired)  # before any host registers: replication needs peers
         # Serialised once, not once per host: the handles of every host, registry and Edda.
         wiring = ray.put((self._host_of, self._hosts, self._registries, self._edda))
-        # Each host registers as soon as it is up, while the others are still starting.
-        await asyncio.gather(*(host.join.remote(wiring) for host in self._hosts))
+        # The data plane's per-run secret reaches hosts only as a call argument: never a command
+        # line, file or log. Each host listens and registers as soon as it is up.
+        token = secrets.token_bytes(32) if config.transport == "socket" else None
+        addresses = await asyncio.gather(*(host.join.remote(wiring, token) for host in self._hosts))
+        if token is not None:
+            self._addresses = dict(enumerate(addresses))
 
     async def _sleep_or_stop(self, seconds: float) -> bool:
         """Wait for the run clock; True when a stop was requested meanwhile."""

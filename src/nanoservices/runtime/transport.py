@@ -38,7 +38,8 @@ STOPPED = 2**64 - 1
 # Below this a frame's header and payload are joined: one send, one TCP segment. Above it the copy
 # costs more than a second send (Python 3.11's writelines writes each piece in turn).
 _JOIN_BELOW = 64 * 1024
-COUNTERS = ("refused_token", "malformed", "oversized", "handshake_timeout", "misdirected")
+REFUSALS = ("refused_token", "malformed", "oversized", "handshake_timeout", "misdirected")
+COUNTERS = REFUSALS
 
 OnBatch = Callable[[int, bytes], None]
 
