@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ARCH ?= netflixoss
 DURATION ?= 10
 
-.PHONY: run test test-phoenix lint bench bytecode clean
+.PHONY: run test fuzz test-phoenix lint bench bytecode clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ run: bytecode
 
 test: bytecode lint
 	$(BIN)/python -m pytest -q -m "not phoenix"
+
+# The architecture properties on 20,000 fresh random examples each (`test` runs a fixed set): minutes,
+# so not part of `test` or CI. A failure prints the seed and is replayed from .hypothesis/ next time.
+fuzz: bytecode
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q --timeout=1800 tests/test_fuzz_architecture.py
 
 # The end-to-end tests against a real tracing backend: Arize Phoenix, installed in its own venv.
 test-phoenix: bytecode

@@ -1,25 +1,34 @@
 """Property: whatever bytes or JSON arrive, loading ends in an Architecture or an InputError.
 
 Random JSON, mutated copies of spigo's own files, and corrupted bytes must never escape as any
-other exception, and every problem must print as one located line.
+other exception, and every problem must print as one located line. The other direction too: every
+unmutated file in architectures/ is accepted and expands, so a validator refusing all cannot pass.
+
+How many examples each property gets is the Hypothesis profile's (tests/conftest.py): a fixed set
+under `ci`, 20,000 fresh ones each under `fuzz` (`make fuzz`). Strategies must hand out fresh
+values: a shared list that a mutation appends to changes the strategy between examples.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import given
 from hypothesis import strategies as st
 
-from nanoservices.architecture import Architecture, parse_architecture
+from nanoservices.architecture import Architecture, architecture_name, parse_architecture
 from nanoservices.catalog import architectures_dir
-from nanoservices.plan import expand, plan_problems
+from nanoservices.plan import expand, plan_problems, planned_instance_count
 from nanoservices.problems import InputError
 
 SOURCE = "fuzz_arch.json"
-ORIGINALS = [json.loads(p.read_text()) for p in sorted(architectures_dir().glob("*_arch.json"))]
+ARCH_FILES = sorted(architectures_dir().glob("*_arch.json"))
+# As text (immutable): each draw parses its own fresh document.
+ORIGINAL_TEXTS = tuple(json.dumps(json.loads(p.read_text())) for p in ARCH_FILES)
 FIELDS = [
     "name",
     "package",
@@ -32,8 +41,6 @@ FIELDS = [
     "services",
     "arch",
 ]
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
 json_values = st.recursive(
     st.none()
     | st.booleans()
@@ -43,7 +50,8 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=20,
 )
-# Values that look like what spigo expects, so mutations also reach the cross-field rules.
+# Values that look like what spigo expects, so mutations also reach the cross-field rules. Copied
+# on every draw: a drawn list becomes `services`, which a later "duplicate" step appends to.
 plausible = st.sampled_from(
     [
         "store",
@@ -62,7 +70,7 @@ plausible = st.sampled_from(
         ["www"],
         ["eureka"],
     ]
-)
+).map(copy.deepcopy)
 
 
 def outcome(text: str | bytes) -> Architecture | None:
@@ -88,13 +96,11 @@ def plans_or_refuses(architecture: Architecture) -> None:
         assert len({s.name for s in plan.instances}) == len(plan.instances)
 
 
-@FAST
 @given(json_values)
 def test_random_json_only_yields_input_errors(value: Any) -> None:
     outcome(json.dumps(value))
 
 
-@FAST
 @given(st.binary(max_size=300))
 def test_random_bytes_only_yield_input_errors(data: bytes) -> None:
     outcome(data)
@@ -102,7 +108,7 @@ def test_random_bytes_only_yield_input_errors(data: bytes) -> None:
 
 @st.composite
 def mutated(draw: st.DrawFn) -> dict[str, Any]:
-    document = copy.deepcopy(draw(st.sampled_from(ORIGINALS)))
+    document = json.loads(draw(st.sampled_from(ORIGINAL_TEXTS)))
     for _ in range(draw(st.integers(1, 4))):
         services = document.get("services")
         target = document
@@ -122,7 +128,6 @@ def mutated(draw: st.DrawFn) -> dict[str, Any]:
     return document
 
 
-@settings(FAST, max_examples=400)
 @given(mutated())
 def test_mutated_architectures_only_yield_input_errors(document: dict[str, Any]) -> None:
     architecture = outcome(json.dumps(document))
@@ -130,10 +135,9 @@ def test_mutated_architectures_only_yield_input_errors(document: dict[str, Any])
         plans_or_refuses(architecture)
 
 
-@FAST
-@given(st.sampled_from(ORIGINALS), st.data())
-def test_corrupted_text_only_yields_input_errors(document: dict[str, Any], data: st.DataObject) -> None:
-    text = bytearray(json.dumps(document).encode())
+@given(st.sampled_from(ORIGINAL_TEXTS), st.data())
+def test_corrupted_text_only_yields_input_errors(original: str, data: st.DataObject) -> None:
+    text = bytearray(original.encode())
     for _ in range(data.draw(st.integers(1, 3))):
         at = data.draw(st.integers(0, len(text) - 1))
         change = data.draw(st.sampled_from(["drop", "replace", "insert"]))
@@ -146,9 +150,28 @@ def test_corrupted_text_only_yields_input_errors(document: dict[str, Any], data:
     outcome(bytes(text))
 
 
-@settings(max_examples=20, deadline=None)
 @given(st.integers(1, 3000), st.sampled_from("[{"))
 def test_deep_nesting_only_yields_input_errors(depth: int, bracket: str) -> None:
     closing = "]" if bracket == "[" else '"x": 1}'
     opening = bracket if bracket == "[" else '{"k": '
     outcome('{"services": ' + opening * depth + "1" + closing * depth + "}")
+
+
+def test_the_shipped_architectures_are_all_here() -> None:
+    """The parametrised test below must not pass by running over nothing."""
+    names = {p.name for p in ARCH_FILES}
+    assert {"lamp_arch.json", "netflixoss_arch.json", "cassandra_arch.json"} <= names
+    assert len(ORIGINAL_TEXTS) == len(ARCH_FILES)
+
+
+@pytest.mark.parametrize("path", ARCH_FILES, ids=lambda p: p.name)
+def test_every_shipped_architecture_is_accepted_and_expands(path: Path) -> None:
+    services = [s["name"] for s in json.loads(path.read_text())["services"]]
+    architecture = parse_architecture(path.read_bytes(), path.name, architecture_name(path))
+    assert [s.name for s in architecture.services] == services
+    for scale, regions in ((100, 1), (7, 2)):
+        assert plan_problems(architecture, scale, regions, path.name) == []
+        plan = expand(architecture, scale, regions)
+        names = [s.name for s in plan.instances]
+        assert len(set(names)) == len(names) == planned_instance_count(architecture, scale, regions)
+        assert {s.service for s in plan.instances} == set(services)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nanoservices.architecture import load_architecture, parse_architecture
 from nanoservices.catalog import architectures_dir, resolve_plan
-from nanoservices.plan import DeploymentPlan, expand, planned_instance_count
+from nanoservices.plan import RING_SIZE, DeploymentPlan, TokenRing, expand, planned_instance_count, ring_owner
 
 ARCH_FILES = sorted(architectures_dir().glob("*_arch.json"))
 
@@ -168,3 +171,43 @@ def test_dependencies_and_victim_carry_over() -> None:
     assert (cass.dependencies, cass.cross_region) == (("cassSubscriber",), True)
     assert plan.victim == "homepage"
     assert plan.root is not None and plan.root.service == "www"
+
+
+Ring = tuple[tuple[str, int], ...]
+
+
+def scanned_owner(ring: Ring, key: str) -> str:
+    """The rule as written: the last member whose token is at or below the key's CRC-32, else the first."""
+    point = zlib.crc32(key.encode())
+    at_or_below = [name for name, token in ring if token <= point]
+    return at_or_below[-1] if at_or_below else ring[0][0]
+
+
+@st.composite
+def rings_and_keys(draw: st.DrawFn) -> tuple[Ring, str]:
+    """A ring as the plan makes them (sorted, first token 0), often with a token at or beside the key's."""
+    key = draw(st.text(max_size=12))
+    point = zlib.crc32(key.encode())
+    near = draw(st.lists(st.sampled_from([point - 1, point, point + 1]), max_size=3))
+    others = draw(st.lists(st.integers(1, RING_SIZE), max_size=200, unique=True))
+    tokens = sorted({0, *others, *(t for t in near if 0 <= t <= RING_SIZE)})
+    return tuple((f"m{i}", token) for i, token in enumerate(tokens)), key
+
+
+@given(rings_and_keys())
+def test_ring_owner_bisect_agrees_with_a_scan_of_the_ring(ring_and_key: tuple[Ring, str]) -> None:
+    ring, key = ring_and_key
+    expected = scanned_owner(ring, key)
+    assert TokenRing.of(ring).owner(key) == expected
+    assert ring_owner(ring, key) == expected
+
+
+def test_planned_ring_owners_agree_with_a_scan_of_the_ring() -> None:
+    plan = resolve_plan("netflixoss", 200, 2)
+    rings = {spec.ring for spec in plan.instances if spec.ring}
+    assert len(rings) == 6  # one per zone of each of the two regions
+    keys = [f"key{i}" for i in range(300)]
+    for ring in rings:
+        owners = [TokenRing.of(ring).owner(k) for k in keys]
+        assert owners == [scanned_owner(ring, k) for k in keys]
+        assert set(owners) == {name for name, _ in ring}  # 300 keys reach every member of a small ring

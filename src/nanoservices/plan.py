@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import zlib
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -285,13 +286,23 @@ def _replace_ring(spec: InstanceSpec, ring: tuple[tuple[str, int], ...]) -> Inst
     return replace(spec, ring=ring)
 
 
+@dataclass(frozen=True, slots=True)
+class TokenRing:
+    """A ring split into names and tokens once, so each lookup is one bisect, not a scan of the ring."""
+
+    names: tuple[str, ...]
+    tokens: tuple[int, ...]  # ascending, the first 0
+
+    @classmethod
+    def of(cls, ring: tuple[tuple[str, int], ...]) -> TokenRing:
+        return cls(tuple(name for name, _ in ring), tuple(token for _, token in ring))
+
+    def owner(self, key: str) -> str:
+        """The last member whose token is at or below the key's CRC-32. Searching from index 1 makes
+        the first member the owner of everything below the second token, with no bounds check."""
+        return self.names[bisect_right(self.tokens, zlib.crc32(key.encode()), 1) - 1]
+
+
 def ring_owner(ring: tuple[tuple[str, int], ...], key: str) -> str:
-    """The last member whose token is at or below the key's CRC-32; the first token is 0."""
-    point = zlib.crc32(key.encode())
-    owner = ring[0][0]
-    for name, token in ring:
-        if token <= point:
-            owner = name
-        else:
-            break
-    return owner
+    """One lookup in a ring given as InstanceSpec.ring; code that looks up often keeps a TokenRing."""
+    return TokenRing.of(ring).owner(key)

@@ -14,7 +14,7 @@ from nanoservices.messages import Kind, Message, Status
 from nanoservices.naming import REGION, field
 from nanoservices.packages.base import Behaviour, InstanceContext
 from nanoservices.packages.store import SEED_DATA, parse_write
-from nanoservices.plan import ring_owner
+from nanoservices.plan import TokenRing
 
 
 class PriamCassandra(Behaviour):
@@ -25,7 +25,7 @@ class PriamCassandra(Behaviour):
         super().__init__(ctx)
         spec = ctx.spec
         self.data: dict[str, str] = dict(SEED_DATA)
-        self.ring = spec.ring
+        self.ring = TokenRing.of(spec.ring) if spec.ring else None  # split once: looked up per request
         self._me = spec.name
         # Replica candidates, one group per other zone of my region / other active region.
         self.zone_groups: tuple[tuple[str, ...], ...] = ()
@@ -54,7 +54,7 @@ class PriamCassandra(Behaviour):
 
     def owner_of(self, key: str) -> str:
         """Who stores key: me when there is no ring (riak), else the ring owner."""
-        return ring_owner(self.ring, key) if self.ring else self._me
+        return self.ring.owner(key) if self.ring is not None else self._me
 
     def _get(self, msg: Message) -> None:
         owner = self.owner_of(msg.payload)
