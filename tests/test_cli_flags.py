@@ -53,6 +53,15 @@ def test_run_refuses_the_flag_in_one_line(flags: list[str], line: str) -> None:
     assert result.stdout == ""
 
 
+def test_plan_refuses_a_step_outside_migration_too() -> None:
+    result = runner.invoke(app, ["plan", "lamp", "-s", "5"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [
+        "nanoservices plan: -s/--step applies only to the migration architecture, not 'lamp'; drop it"
+    ]
+    assert runner.invoke(app, ["plan", "migration", "-s", "5"]).exit_code == 0
+
+
 @dataclass
 class FakeSummary:
     hosts_died: list[str] = field(default_factory=list)

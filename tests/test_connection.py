@@ -201,3 +201,28 @@ def test_the_filter_skips_quietly_when_rays_worker_module_is_gone(monkeypatch: p
     monkeypatch.setitem(sys.modules, "ray._private.worker", None)  # makes the import fail
     connection._quiet_worker_pool_warnings(ray)
     assert ray_worker.print_to_stdstream is before
+
+
+def test_a_raylet_paragraph_becomes_one_plain_line_on_stderr(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kill -9 of a host's worker made Ray print a coloured paragraph on stdout among the summary."""
+    import ray
+    import ray._private.worker as ray_worker
+
+    printed: list[list[str]] = []
+    monkeypatch.setattr(
+        ray_worker, "print_to_stdstream", lambda data, ignore_prefix: printed.append(data["lines"])
+    )
+    connection._quiet_worker_pool_warnings(ray)
+    paragraph = (
+        "\x1b[33m(raylet)\x1b[0m A worker died or was killed while executing a task by an unexpected system "
+        "error. To troubleshoot the problem, check the logs for the dead worker. RayTask ID: ffff\n"
+        "Worker ID: abc\nNode ID: def"
+    )
+    ray_worker.print_to_stdstream({"lines": [paragraph], "pid": "raylet"}, ignore_prefix=False)
+    out, err = capsys.readouterr()
+    assert printed == [] and out == ""
+    assert err.splitlines() == [
+        "ray: (raylet) A worker died or was killed while executing a task by an unexpected system error"
+    ]

@@ -88,6 +88,9 @@ def resolve_plan(arch: str, scale: int = 100, regions: int = 1, step: int = 0) -
         return builtin.fsm_plan(scale, regions)
     if arch == builtin.MIGRATION:
         return builtin.migration_plan(step, scale, regions)
+    if step:
+        message = f"-s/--step applies only to the migration architecture, not {arch!r}; drop it"
+        raise InputError([Problem("nanoservices plan", "", message)])
     architecture, source = load(arch)
     return _checked_expand(architecture, scale, regions, source)
 

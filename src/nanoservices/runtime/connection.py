@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -99,6 +101,18 @@ def ray_session(address: str | None) -> Iterator[Any]:
         ray.shutdown()
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _raylet_line(lines: list[str]) -> None:
+    """A raylet message as one plain line on stderr: the run's summary reports what it means
+    (a host that died is named there), so the first sentence is enough here."""
+    text = " ".join(_ANSI.sub("", line).strip() for line in lines).strip()
+    first = text.split(". ", 1)[0].rstrip(".")
+    if first:
+        sys.stderr.write(f"ray: {first[:300]}\n")
+
+
 def _quiet_worker_pool_warnings(ray: Any) -> None:
     """One Ray actor per instance is the design, so the raylet's "N worker processes have been
     started" warning fires on every run and would land on our stdout among the summary lines.
@@ -117,8 +131,12 @@ def _quiet_worker_pool_warnings(ray: Any) -> None:
 
     def print_except_pool_size(data: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         lines = [line for line in data.get("lines", []) if "worker processes have been started" not in line]
-        if lines:
-            original({**data, "lines": lines}, *args, **kwargs)
+        if not lines:
+            return
+        if data.get("pid") == "raylet":  # a paragraph in colour on stdout, among our summary lines
+            _raylet_line(lines)
+            return
+        original({**data, "lines": lines}, *args, **kwargs)
 
     print_except_pool_size._nanoservices_quiet = True  # type: ignore[attr-defined]
     ray_worker.print_to_stdstream = print_except_pool_size

@@ -61,7 +61,7 @@ def smallest_fitting_per_host(plan: DeploymentPlan, available: float) -> int | N
 
 def host_setups(plan: DeploymentPlan, config: RunConfig) -> list[HostSetup]:
     """One HostSetup per host of the run, for Ray hosts and in-process ones alike."""
-    from nanoservices.runtime.host import HostSetup
+    from nanoservices.runtime.host import CALLS_PER_DESTINATION, FRAMES_PER_DESTINATION, HostSetup
 
     settings = config.behaviour_settings
     addresses = {spec.name: spec.ip for spec in plan.instances} if config.tracing is not None else None
@@ -74,7 +74,8 @@ def host_setups(plan: DeploymentPlan, config: RunConfig) -> list[HostSetup]:
             config.seed,
             config.request_timeout,
             config.max_in_flight,
-            addresses,
+            addresses=addresses,
+            batches_in_flight=FRAMES_PER_DESTINATION if config.transport == "socket" else CALLS_PER_DESTINATION,
         )
         for i, specs in enumerate(assign_hosts(plan, config.instances_per_host))
     ]
