@@ -64,6 +64,7 @@ def host_setups(plan: DeploymentPlan, config: RunConfig) -> list[HostSetup]:
     from nanoservices.runtime.host import CALLS_PER_DESTINATION, FRAMES_PER_DESTINATION, HostSetup
 
     settings = config.behaviour_settings
+    in_flight = FRAMES_PER_DESTINATION if config.transport == "socket" else CALLS_PER_DESTINATION
     addresses = {spec.name: spec.ip for spec in plan.instances} if config.tracing is not None else None
     return [
         HostSetup(
@@ -75,7 +76,7 @@ def host_setups(plan: DeploymentPlan, config: RunConfig) -> list[HostSetup]:
             config.request_timeout,
             config.max_in_flight,
             addresses=addresses,
-            batches_in_flight=FRAMES_PER_DESTINATION if config.transport == "socket" else CALLS_PER_DESTINATION,
+            batches_in_flight=in_flight,
         )
         for i, specs in enumerate(assign_hosts(plan, config.instances_per_host))
     ]
