@@ -129,3 +129,67 @@ def test_a_host_dying_outside_chaos_is_reported_as_a_failure(
     graph = read_graph_json(tmp_path / "graph.json")
     assert graph.done[db.node] == "failure"
     assert set(graph.done) == set(graph.nodes)
+
+
+@pytest.mark.parametrize(("arch", "per_host"), [("lamp", 1), ("netflixoss", 100)])
+def test_socket_and_ray_transports_give_the_same_graph_and_both_account_for_everything(
+    ray_local: object, tmp_path: Path, arch: str, per_host: int
+) -> None:
+    plan = expand(load_architecture(ARCHITECTURES / f"{arch}_arch.json"))
+    graphs = {}
+    for transport in ("socket", "ray"):
+        out = tmp_path / transport
+        summary = simulate(
+            ray_local, plan, out, instances_per_host=per_host, transport=transport, chaos=False, duration=2.0
+        )  # simulate() asserts both ends of every hop agree
+        assert summary["transport"] == transport
+        assert summary["requests_completed"] > 0  # at K=1 over Ray a busy machine times some out
+        assert sum(h["sent"] for h in summary["hops"]) > 0
+        graphs[transport] = read_graph_json(out / "graph.json")
+    socket, over_ray = graphs["socket"], graphs["ray"]
+    assert set(socket.nodes) == set(over_ray.nodes) == expected_nodes(plan)
+    assert socket.edges == over_ray.edges == expected_edges(plan)
+
+
+def test_garbage_sent_to_a_live_hosts_port_is_refused_and_counted_while_the_run_goes_on(
+    ray_local: object, tmp_path: Path, tiny_arch: Path
+) -> None:
+    import socket
+    import struct
+    import threading
+
+    import ray
+
+    plan = expand(load_architecture(tiny_arch))
+    traffic = threading.Event()
+    result: dict[str, object] = {}
+
+    def on_progress(line: str) -> None:
+        if "traffic running" in line:
+            traffic.set()
+
+    def simulate_in_background() -> None:
+        config = RunConfig(arch=plan.arch, duration=4.0, out_dir=tmp_path, chaos=False, poll_interval=0.25)
+        result["summary"] = run(config, plan, on_progress=on_progress)
+
+    worker = threading.Thread(target=simulate_in_background)
+    worker.start()
+    try:
+        assert traffic.wait(timeout=120)
+        db = next(i for i, s in enumerate(plan.instances) if s.service == "db")  # K=1: host i runs instance i
+        host, port = ray.get(ray.get_actor(f"host:{db}").address.remote())
+        assert host == "127.0.0.1"  # the node IP: loopback in laptop mode, never 0.0.0.0
+        wrong_token = b"NSDP" + struct.pack("!HH", 1, 5) + b"guess" + struct.pack("!II", 0, db)
+        for garbage in (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", wrong_token):
+            with socket.create_connection((host, port), timeout=30) as raw:
+                raw.sendall(garbage)
+                raw.shutdown(socket.SHUT_WR)
+                while raw.recv(4096):  # the host closes the connection: read to the end
+                    pass
+    finally:
+        worker.join(timeout=120)
+    summary = result["summary"]
+    assert summary.refused["malformed"] == 1 and summary.refused["refused_token"] == 1  # type: ignore[attr-defined]
+    assert summary.accounted and summary.requests_completed > 0  # type: ignore[attr-defined]
+    assert not summary.hosts_died  # type: ignore[attr-defined]
+    assert "none refused" not in summary.lines()[4]  # type: ignore[attr-defined]

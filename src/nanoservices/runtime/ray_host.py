@@ -134,6 +134,10 @@ class Host:
         """Returns when the host stops; the supervisor watches it to notice a host that dies."""
         await self._stopped.wait()
 
+    def address(self) -> Address | None:
+        """Where this host listens for the other hosts' batches (None over --transport ray)."""
+        return self._transport.address if self._transport is not None else None
+
     def instance_count(self) -> int:
         return len(self.core.instances)
 

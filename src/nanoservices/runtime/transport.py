@@ -344,6 +344,7 @@ class SocketTransport:
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self.address: tuple[str, int] | None = None  # once started
 
     def __repr__(self) -> str:  # never the token
         return f"SocketTransport(index={self.index}, ip={self.ip!r})"
@@ -357,6 +358,7 @@ class SocketTransport:
         self._loop = asyncio.get_running_loop()
         self._server = await self._loop.create_server(lambda: _Incoming(self), self.ip, 0)
         host, port = self._server.sockets[0].getsockname()[:2]
+        self.address = (host, port)
         return host, port
 
     def update_peers(self, addresses: Mapping[int, tuple[str, int]]) -> None:
