@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import zlib
 from bisect import bisect_right
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from nanoservices.geography import ANY, HOSTS_PER_PREFIX, REGIONS, ZONES, address, prefix_for
@@ -306,3 +306,40 @@ class TokenRing:
 def ring_owner(ring: tuple[tuple[str, int], ...], key: str) -> str:
     """One lookup in a ring given as InstanceSpec.ring; code that looks up often keeps a TokenRing."""
     return TokenRing.of(ring).owner(key)
+
+
+class Growth:
+    """Names and addresses for instances a deploy adds: spigo-style names continuing each service's
+    numbering (homepage27 after homepage26) and the next free address of the zone, so every name
+    and IP in a run stays unique."""
+
+    def __init__(self, instances: Sequence[InstanceSpec]) -> None:
+        self._next: dict[str, int] = {}
+        self._serials: dict[str, int] = {}
+        for spec in instances:
+            self._note(spec)
+
+    def _note(self, spec: InstanceSpec) -> None:
+        label = spec.name.split(".")[4]
+        index = int(label[len(spec.service) :] or 0)
+        self._next[spec.service] = max(self._next.get(spec.service, 0), index + 1)
+        prefix = prefix_for(spec.region, spec.zone)
+        high, low = (int(part) for part in spec.ip.split(".")[2:4])
+        self._serials[prefix] = max(self._serials.get(prefix, 0), high * 256 + low)
+
+    def like(self, spec: InstanceSpec, version: str) -> InstanceSpec:
+        """A new instance of the spec's service, where it runs, at `version`."""
+        index = self._next.get(spec.service, 0)
+        label = instance_label(spec.service, index)
+        arch = spec.name.split(".")[0]
+        prefix = prefix_for(spec.region, spec.zone)
+        serial = self._serials.get(prefix, 0) + 1
+        grown = replace(
+            spec,
+            name=full_name(arch, spec.region, spec.zone, label, spec.service, spec.package),
+            node=node_name(arch, spec.region, spec.zone, label),
+            ip=address(prefix, serial),
+            version=version,
+        )
+        self._note(grown)
+        return grown

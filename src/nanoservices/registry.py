@@ -2,13 +2,21 @@
 
 The state is a plain class so discovery rules are testable without Ray; runtime/registry_actor.py
 wraps it. A change is stamped with the registry's own counter, so a poll says "what changed since
-version v" instead of comparing clocks across processes.
+stamp s" instead of comparing clocks across processes.
+
+Each registration carries its software version and a status, as Eureka's do: callers route only
+to UP instances. A deploy registers a new server group as STARTING, marks it UP, and takes the old
+group OUT_OF_SERVICE; traffic shares between the versions of a service (a canary's 10 %) travel
+with the polls too, as a weighted load balancer in front of the groups would apply them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+STARTING, UP, OUT_OF_SERVICE, DOWN = "STARTING", "UP", "OUT_OF_SERVICE", "DOWN"
+STATUSES = (STARTING, UP, OUT_OF_SERVICE, DOWN)
 
 
 @dataclass(slots=True)
@@ -16,12 +24,21 @@ class Registration:
     name: str  # instance full name
     service: str
     host: int  # index of the host actor running it
-    online: bool
-    version: int  # registry version of the last change
+    online: bool  # registered (False once deregistered)
+    stamp: int  # registry counter at the last change
+    version: str = "v1"
+    status: str = UP
+
+    @property
+    def routable(self) -> bool:
+        return self.online and self.status == UP
 
 
-# What a poll returns per changed instance: (full name, service, host index, online)
-Change = tuple[str, str, int, bool]
+# What a poll returns per changed instance: (full name, service, host index, routable, version)
+Change = tuple[str, str, int, bool, str]
+# (name, service, host, version, status) as hosts register their instances
+Entry = tuple[str, str, int, str, str]
+Shares = dict[str, float]  # version -> share of the service's traffic, summing to 1
 
 
 class RegistryState:
@@ -31,25 +48,39 @@ class RegistryState:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.version = 0
+        self.stamp = 0
         self._by_name: dict[str, Registration] = {}
         self._by_service: dict[str, list[Registration]] = {}
+        self._shares: dict[str, tuple[Shares, int]] = {}  # service -> (shares, stamp)
 
-    def register(self, entries: Iterable[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
-        """Add (name, service, host) entries; returns the ones that were new or back online."""
+    def register(self, entries: Iterable[Entry]) -> list[Entry]:
+        """Add entries; returns the ones that were new, back online, or changed status."""
         changed = []
-        for name, service, host in entries:
+        for entry in entries:
+            name, service, host, version, status = entry
             known = self._by_name.get(name)
-            if known is not None and known.online:
+            if known is not None and known.online and known.status == status:
                 continue
-            self.version += 1
+            self.stamp += 1
             if known is None:
-                reg = Registration(name, service, host, True, self.version)
+                reg = Registration(name, service, host, True, self.stamp, version, status)
                 self._by_name[name] = reg
                 self._by_service.setdefault(service, []).append(reg)
             else:
-                known.online, known.host, known.version = True, host, self.version
-            changed.append((name, service, host))
+                known.online, known.host, known.stamp, known.status = True, host, self.stamp, status
+            changed.append(entry)
+        return changed
+
+    def set_status(self, names: Iterable[str], status: str) -> list[str]:
+        """Eureka's status override (Asgard's "disable"/"enable"); returns the names that changed."""
+        changed = []
+        for name in names:
+            reg = self._by_name.get(name)
+            if reg is None or not reg.online or reg.status == status:
+                continue
+            self.stamp += 1
+            reg.status, reg.stamp = status, self.stamp
+            changed.append(name)
         return changed
 
     def deregister(self, names: Iterable[str]) -> list[str]:
@@ -59,19 +90,36 @@ class RegistryState:
             reg = self._by_name.get(name)
             if reg is None or not reg.online:
                 continue
-            self.version += 1
-            reg.online, reg.version = False, self.version
+            self.stamp += 1
+            reg.online, reg.stamp = False, self.stamp
             changed.append(name)
         return changed
 
-    def poll(self, services: Iterable[str], since: int) -> tuple[int, list[Change]]:
-        """Everything about these services that changed after version `since` (0: everything)."""
+    def set_shares(self, service: str, shares: Mapping[str, float]) -> bool:
+        """How the service's traffic splits between its versions; empty: evenly over instances."""
+        current = self._shares.get(service)
+        if current is not None and current[0] == dict(shares):
+            return False
+        self.stamp += 1
+        self._shares[service] = (dict(shares), self.stamp)
+        return True
+
+    def poll(self, services: Iterable[str], since: int) -> tuple[int, list[Change], dict[str, Shares]]:
+        """Everything about these services that changed after stamp `since` (0: everything)."""
         changes: list[Change] = []
+        shares: dict[str, Shares] = {}
         for service in services:
             for reg in self._by_service.get(service, ()):
-                if reg.version > since:
-                    changes.append((reg.name, reg.service, reg.host, reg.online))
-        return self.version, changes
+                if reg.stamp > since:
+                    changes.append((reg.name, reg.service, reg.host, reg.routable, reg.version))
+            split = self._shares.get(service)
+            if split is not None and split[1] > since:
+                shares[service] = split[0]
+        return self.stamp, changes, shares
 
     def online_count(self) -> int:
         return sum(1 for reg in self._by_name.values() if reg.online)
+
+    def statuses(self, service: str) -> dict[str, tuple[str, str]]:
+        """name -> (version, status) of the service's online instances (for events and tests)."""
+        return {r.name: (r.version, r.status) for r in self._by_service.get(service, ()) if r.online}

@@ -14,6 +14,8 @@ class ExitReason(str, Enum):
     NORMAL = "normal"  # stopped at the end of the run
     CHAOS = "chaos"  # killed by chaos monkey
     FAILURE = "failure"  # its host died outside chaos
+    RETIRED = "retired"  # its server group was replaced by a deploy
+    ROLLED_BACK = "rolled_back"  # its server group was rolled back
 
 
 @dataclass(frozen=True, slots=True)

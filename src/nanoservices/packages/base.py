@@ -30,6 +30,7 @@ class Peer:
     package: str
     region: str
     zone: str
+    version: str = "v1"
 
 
 ReplyHandler = Callable[[Message], None]

@@ -34,7 +34,7 @@ from nanoservices.outputs.records import (
 )
 from nanoservices.packages.base import BehaviourSettings
 from nanoservices.plan import InstanceSpec, RegistrySpec
-from nanoservices.registry import Change
+from nanoservices.registry import UP, Change, Entry, Shares
 from nanoservices.runtime.instance import InstanceRuntime
 from nanoservices.runtime.stats import HostStats
 
@@ -73,9 +73,11 @@ class Peers(Protocol):
     """What a host needs from the rest of the run."""
 
     def deliver(self, source: int, host: int, data: bytes) -> Awaitable[None]: ...
-    def register(self, registry: int, entries: list[tuple[str, str, int]]) -> Awaitable[None]: ...
+    def register(self, registry: int, entries: list[Entry]) -> Awaitable[None]: ...
     def deregister(self, registry: int, names: list[str]) -> Awaitable[None]: ...
-    def poll(self, registry: int, services: list[str], since: int) -> Awaitable[tuple[int, list[Change]]]: ...
+    def poll(
+        self, registry: int, services: list[str], since: int
+    ) -> Awaitable[tuple[int, list[Change], dict[str, Shares]]]: ...
     def record(self, records: list[GraphRecord]) -> Awaitable[None]: ...
 
 
@@ -125,6 +127,7 @@ class HostCore:
             spec.name: InstanceRuntime(self, spec, setup.settings, setup.seed) for spec in setup.specs
         }
         self.placement: dict[str, int] = {}
+        self.shares: dict[str, Shares] = {}  # service -> version -> traffic share, while a deploy splits it
         self.peers: Peers | None = None
         self._local: deque[Message] = deque()
         self._outboxes: dict[int, list[Message]] = {}
@@ -306,16 +309,18 @@ class HostCore:
                     services.setdefault(service, []).append(instance)
         return {r: s for r, s in watch.items() if s}
 
-    async def register_all(self) -> None:
-        """Register every instance with the registries of its scope, in plan order."""
+    async def register_all(self, status: str = UP) -> None:
+        """Register every instance with the registries of its scope, in plan order: UP at the
+        run's start, STARTING for a server group a deploy adds."""
         assert self.peers is not None
-        per_registry: dict[int, list[tuple[str, str, int]]] = {}
+        per_registry: dict[int, list[Entry]] = {}
         now = self.clock()
         for instance in self.instances.values():
             spec = instance.spec
             self._records.append(NodeRecord(spec.name, spec.package, spec.ip, now))
+            entry = (spec.name, spec.service, self.index, spec.version, status)
             for registry in registries_in_scope(spec, self.registries):
-                per_registry.setdefault(registry, []).append((spec.name, spec.service, self.index))
+                per_registry.setdefault(registry, []).append(entry)
         # Node records travel to Edda alongside the registrations, not after them: one round trip.
         await asyncio.gather(
             *(self.peers.register(r, entries) for r, entries in per_registry.items()), self.flush_records()
@@ -328,12 +333,17 @@ class HostCore:
             *(self.peers.poll(r, list(self._watch[r]), self._since[r]) for r in registries)
         )
         changed: dict[str, InstanceRuntime] = {}
-        for registry, (version, changes) in zip(registries, answers, strict=True):
-            self._since[registry] = version
+        for registry, (stamp, changes, shares) in zip(registries, answers, strict=True):
+            self._since[registry] = stamp
             watchers = self._watch[registry]
-            for name, service, _host, online in changes:
+            for service, split in shares.items():
+                if split:
+                    self.shares[service] = split
+                else:
+                    self.shares.pop(service, None)
+            for name, service, _host, routable, version in changes:
                 for instance in watchers.get(service, ()):
-                    if instance.learn(name, online):
+                    if instance.learn(name, routable, version):
                         changed[instance.name] = instance
         for instance in changed.values():
             if instance.running:

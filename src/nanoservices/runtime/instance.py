@@ -48,6 +48,7 @@ class InstanceRuntime:
         self.pending: dict[int, Pending] = {}
         self._host = host
         self._routes: dict[str, Peer] = {}
+        self._groups: dict[tuple[str, str], tuple[str, ...]] = {}  # (service, version) -> its routes
         self._next_request = 0
         self._timers: list[asyncio.Task[None]] = []
         behaviour_class = behaviour_for(spec.package)
@@ -70,12 +71,16 @@ class InstanceRuntime:
         return self._host.clock()
 
     def call(self, target: str, kind: Kind, payload: str, on_reply: ReplyHandler) -> None:
+        if self._host.shares:
+            target = self._balance(target)
         self._request(target, kind, payload, on_reply, self._current)
 
     def forward(self, request: Message, target: str) -> None:
         parent = (
             self._serving.get((request.reply_to, request.request_id)) if self._tracer is not None else None
         )
+        if self._host.shares:
+            target = self._balance(target)
         self._request(target, request.kind, request.payload, request, parent)
 
     def reply(self, request: Message, payload: str, status: Status = Status.OK) -> None:
@@ -202,28 +207,56 @@ class InstanceRuntime:
                 )
             )
 
-    def learn(self, name: str, online: bool) -> bool:
-        """Apply one discovery change; True when the routes changed."""
+    def learn(self, name: str, routable: bool, version: str = "v1") -> bool:
+        """Apply one discovery change (routable: registered and UP); True when the routes changed."""
         if name == self.name:
             return False
-        if online:
+        if routable:
             if name in self._routes:
                 return False
             if self._zone_local:
                 zone = name.split(".", 3)[ZONE]
                 if zone == ANY or zone != self.spec.zone:
                     return False
-            self._add_route(name)
+            self._add_route(name, version)
             return True
         if self._routes.pop(name, None) is None:
             return False
+        self._groups.clear()
         self._host.record_forget(self.name, name)
         return True
 
-    def _add_route(self, name: str) -> None:
+    def _add_route(self, name: str, version: str = "v1") -> None:
         parts = name.split(".")
-        self._routes[name] = Peer(name, parts[SERVICE], parts[PACKAGE], parts[REGION], parts[ZONE])
+        self._routes[name] = Peer(name, parts[SERVICE], parts[PACKAGE], parts[REGION], parts[ZONE], version)
+        self._groups.clear()
         self._host.record_edge(self.name, name)
+
+    def _balance(self, target: str) -> str:
+        """A weighted load balancer in front of a service's server groups: while a deploy splits
+        the service's traffic between versions (a canary's share), pick the version by its share,
+        then an instance of it among this caller's routes. Behaviours need not know."""
+        peer = self._routes.get(target)
+        if peer is None:
+            return target
+        shares = self._host.shares.get(peer.service)
+        if not shares:
+            return target
+        point = self.rng.random()
+        version = peer.version
+        for candidate, share in shares.items():
+            version = candidate
+            point -= share
+            if point < 0:
+                break
+        if version == peer.version:
+            return target
+        key = (peer.service, version)
+        group = self._groups.get(key)
+        if group is None:
+            group = tuple(sorted(n for n, p in self._routes.items() if (p.service, p.version) == key))
+            self._groups[key] = group
+        return group[self.rng.randrange(len(group))] if group else target
 
     async def _ticker(self, interval: float, tick: Callable[[], None]) -> None:
         """Tick at the asked rate: ticks missed while the loop was busy run in a short burst; a

@@ -15,7 +15,7 @@ from nanoservices.chaos import Kill, kill_instance
 from nanoservices.config import RunConfig
 from nanoservices.outputs.records import DoneRecord, ExitReason, GraphRecord
 from nanoservices.plan import DeploymentPlan, InstanceSpec
-from nanoservices.registry import Change, RegistryState
+from nanoservices.registry import Change, Entry, RegistryState, Shares
 from nanoservices.runtime.host import HostCore, HostDied, registries_in_scope
 from nanoservices.runtime.instance import InstanceRuntime
 from nanoservices.runtime.placement import host_setups, placement_of
@@ -38,7 +38,7 @@ class LocalPeers:
             raise HostDied(f"host {host} is dead")
         self.hosts[host].deliver(source, data)
 
-    async def register(self, registry: int, entries: list[tuple[str, str, int]]) -> None:
+    async def register(self, registry: int, entries: list[Entry]) -> None:
         changed = self.registries[registry].register(entries)
         for peer in self._region_peers[registry]:
             self.registries[peer].register(changed)
@@ -48,7 +48,9 @@ class LocalPeers:
         for peer in self._region_peers[registry]:
             self.registries[peer].deregister(changed)
 
-    async def poll(self, registry: int, services: list[str], since: int) -> tuple[int, list[Change]]:
+    async def poll(
+        self, registry: int, services: list[str], since: int
+    ) -> tuple[int, list[Change], dict[str, Shares]]:
         return self.registries[registry].poll(services, since)
 
     async def record(self, records: list[GraphRecord]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from nanoservices.plan import DeploymentPlan, InstanceSpec
@@ -16,14 +17,14 @@ HOST_MEMORY = 60 * MIB  # one Ray actor worker process: 52-58 MiB PSS measured h
 FIXED_ACTORS = 2  # supervisor and Edda; registries are counted per zone
 
 
-def assign_hosts(plan: DeploymentPlan, per_host: int) -> list[tuple[InstanceSpec, ...]]:
+def assign_hosts(specs: Sequence[InstanceSpec], per_host: int) -> list[tuple[InstanceSpec, ...]]:
     """Up to per_host instances of one location (region, zone) per host, in plan order.
 
     Global and cross-zone instances have locations of their own (`*` zones), so a host never
     spans zones and chaos gorilla can take a zone's hosts away together."""
     open_hosts: dict[tuple[str, str], list[InstanceSpec]] = {}
     hosts: list[list[InstanceSpec]] = []
-    for spec in plan.instances:
+    for spec in specs:
         current = open_hosts.get(spec.location)
         if current is None or len(current) >= per_host:
             current = []
@@ -59,17 +60,22 @@ def smallest_fitting_per_host(plan: DeploymentPlan, available: float) -> int | N
     return low
 
 
-def host_setups(plan: DeploymentPlan, config: RunConfig) -> list[HostSetup]:
-    """One HostSetup per host of the run, for Ray hosts and in-process ones alike."""
+def host_setups(
+    plan: DeploymentPlan, config: RunConfig, specs: Sequence[InstanceSpec] | None = None, first: int = 0
+) -> list[HostSetup]:
+    """One HostSetup per host of the run, for Ray hosts and in-process ones alike; for instances a
+    deploy adds (`specs`), new hosts numbered from `first`: a running host never changes."""
     from nanoservices.runtime.host import CALLS_PER_DESTINATION, FRAMES_PER_DESTINATION, HostSetup
 
     settings = config.behaviour_settings
     in_flight = FRAMES_PER_DESTINATION if config.transport == "socket" else CALLS_PER_DESTINATION
-    addresses = {spec.name: spec.ip for spec in plan.instances} if config.tracing is not None else None
+    specs = plan.instances if specs is None else specs
+    everyone = plan.instances if specs is plan.instances else (*plan.instances, *specs)
+    addresses = {spec.name: spec.ip for spec in everyone} if config.tracing is not None else None
     return [
         HostSetup(
-            i,
-            specs,
+            first + i,
+            group,
             plan.registries,
             settings,
             config.seed,
@@ -78,7 +84,7 @@ def host_setups(plan: DeploymentPlan, config: RunConfig) -> list[HostSetup]:
             addresses=addresses,
             batches_in_flight=in_flight,
         )
-        for i, specs in enumerate(assign_hosts(plan, config.instances_per_host))
+        for i, group in enumerate(assign_hosts(specs, config.instances_per_host))
     ]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import ray
 
 from nanoservices.outputs.records import ExitReason, GraphRecord
+from nanoservices.registry import UP
 from nanoservices.runtime.host import HostCore, HostSetup
 from nanoservices.runtime.transport import REFUSALS, SocketTransport
 
@@ -20,14 +21,14 @@ class RayPeers:
     def __init__(
         self, hosts: Sequence[Any], registries: Sequence[Any], edda: Any, transport: SocketTransport | None
     ) -> None:
-        self._hosts = hosts
+        self.hosts = hosts
         self._registries = registries
         self._edda = edda
         if transport is not None:
             self.deliver = lambda _source, host, data: transport.deliver(host, data)  # type: ignore[method-assign]
 
     def deliver(self, source: int, host: int, data: bytes) -> Any:
-        return self._hosts[host].deliver.remote(source, data)
+        return self.hosts[host].deliver.remote(source, data)
 
     def register(self, registry: int, entries: list[tuple[str, str, int]]) -> Any:
         return self._registries[registry].register.remote(entries)
@@ -57,7 +58,7 @@ class Host:
         self._stopped = asyncio.Event()
 
     async def join(
-        self, wiring: tuple[dict[str, int], list[Any], list[Any], Any], token: bytes | None
+        self, wiring: tuple[dict[str, int], list[Any], list[Any], Any], token: bytes | None, status: str = UP
     ) -> Address | None:
         """Listen for the other hosts (given the run's token: socket data plane), wire to the
         registries and Edda, register every instance, and return the address the other hosts
@@ -68,9 +69,16 @@ class Host:
             ip = ray.util.get_node_ip_address()
             self._transport = SocketTransport(self.core.index, token, self.core.deliver, ip)
             address = await self._transport.start()
-        self.core.wire(placement, RayPeers(hosts, registries, edda, self._transport))
-        await self.core.register_all()
+        self._peers = RayPeers(hosts, registries, edda, self._transport)
+        self.core.wire(dict(placement), self._peers)
+        await self.core.register_all(status)
         return address
+
+    def grow(self, placement: dict[str, int], hosts: list[Any], addresses: dict[int, Address] | None) -> None:
+        """Hosts a deploy added: where their instances run, their handles and addresses."""
+        self.core.placement.update(placement)
+        self._peers.hosts = hosts
+        self.update_peers(addresses)
 
     async def discover(self, addresses: dict[int, Address] | None) -> None:
         """Learn where the other hosts listen, then poll Eureka once."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import ray
 
-from nanoservices.registry import Change, RegistryState
+from nanoservices.registry import Change, Entry, RegistryState, Shares
 
 
 @ray.remote(num_cpus=0)
@@ -19,25 +19,45 @@ class Registry:
     def wire(self, peers: list[Any]) -> None:
         self._peers = peers
 
-    async def register(self, entries: list[tuple[str, str, int]]) -> int:
+    async def _replicate(self, method: str, *args: object) -> None:
+        if self._peers:
+            await asyncio.gather(*(getattr(peer, method).remote(*args) for peer in self._peers))
+
+    async def register(self, entries: list[Entry]) -> int:
         changed = self.state.register(entries)
-        if changed and self._peers:
-            await asyncio.gather(*(peer.replicate_register.remote(changed) for peer in self._peers))
+        if changed:
+            await self._replicate("replicate_register", changed)
         return len(changed)
 
-    def replicate_register(self, entries: list[tuple[str, str, int]]) -> None:
+    def replicate_register(self, entries: list[Entry]) -> None:
         self.state.register(entries)
 
     async def deregister(self, names: list[str]) -> int:
         changed = self.state.deregister(names)
-        if changed and self._peers:
-            await asyncio.gather(*(peer.replicate_deregister.remote(changed) for peer in self._peers))
+        if changed:
+            await self._replicate("replicate_deregister", changed)
         return len(changed)
 
     def replicate_deregister(self, names: list[str]) -> None:
         self.state.deregister(names)
 
-    def poll(self, services: list[str], since: int) -> tuple[int, list[Change]]:
+    async def set_status(self, names: list[str], status: str) -> int:
+        changed = self.state.set_status(names, status)
+        if changed:
+            await self._replicate("replicate_status", changed, status)
+        return len(changed)
+
+    def replicate_status(self, names: list[str], status: str) -> None:
+        self.state.set_status(names, status)
+
+    async def set_shares(self, service: str, shares: Shares) -> None:
+        if self.state.set_shares(service, shares):
+            await self._replicate("replicate_shares", service, shares)
+
+    def replicate_shares(self, service: str, shares: Shares) -> None:
+        self.state.set_shares(service, shares)
+
+    def poll(self, services: list[str], since: int) -> tuple[int, list[Change], dict[str, Shares]]:
         return self.state.poll(services, since)
 
     def online_count(self) -> int:

@@ -1,0 +1,83 @@
+"""The Ray side of a deploy (scenario.asgard.Fleet): new server groups are new Ray actors, statuses
+and traffic shares go to the Eureka actors, retired groups are stopped, counted and killed.
+
+It works on the supervisor's own tables (hosts, which host runs which instance, registries), so
+hosts added mid-run are shut down, counted and watched like the ones the run started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from nanoservices.outputs.records import ExitReason
+from nanoservices.plan import Growth, InstanceSpec
+from nanoservices.registry import STARTING
+from nanoservices.runtime.host import registries_in_scope
+from nanoservices.runtime.placement import host_setups
+from nanoservices.scenario.events import Event
+from nanoservices.scenario.judge import Window
+
+if TYPE_CHECKING:
+    from nanoservices.runtime.supervisor import Supervisor
+
+
+class RayFleet:
+    def __init__(self, supervisor: Supervisor, run_started: float, versions: dict[tuple[str, str], Any]) -> None:
+        self._sup = supervisor
+        self._started = run_started
+        self._growth = Growth(supervisor.plan.instances)
+        self._versions = versions  # (service, version) -> scenario VersionBehaviour
+        self.ended = asyncio.Event()  # the run's traffic phase is over: deploys stop waiting
+
+    def now(self) -> float:
+        return time.time() - self._started
+
+    async def wait(self, seconds: float) -> bool:
+        if seconds > 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.ended.wait(), timeout=seconds)
+        return not self.ended.is_set()
+
+    def emit(self, event: Event) -> None:
+        self._sup.record_event(event)
+
+    def _by_registry(self, specs: Sequence[InstanceSpec]) -> dict[int, list[str]]:
+        per_registry: dict[int, list[str]] = {}
+        for spec in specs:
+            for r in registries_in_scope(spec, self._sup.plan.registries):
+                per_registry.setdefault(r, []).append(spec.name)
+        return per_registry
+
+    async def start_group(self, like: Sequence[InstanceSpec], version: str) -> list[InstanceSpec]:
+        sup = self._sup
+        specs = [self._growth.like(spec, version) for spec in like]
+        behaviour = self._versions.get((specs[0].service, version)) if specs else None
+        if behaviour is not None:
+            from nanoservices.runtime.profiles import with_behaviour
+
+            specs = [with_behaviour(spec, behaviour) for spec in specs]
+        setups = host_setups(sup.plan, sup.config, specs, first=len(sup.hosts))
+        await sup.add_hosts(setups, STARTING)
+        return specs
+
+    async def set_status(self, specs: Sequence[InstanceSpec], status: str) -> None:
+        registries = self._sup.registries
+        await asyncio.gather(
+            *(registries[r].set_status.remote(names, status) for r, names in self._by_registry(specs).items())
+        )
+
+    async def set_shares(self, service: str, shares: dict[str, float]) -> None:
+        await asyncio.gather(*(r.set_shares.remote(service, shares) for r in self._sup.registries))
+
+    async def refresh(self) -> None:
+        await asyncio.gather(*(h.poll_once.remote() for h in self._sup.live_hosts()), return_exceptions=True)
+
+    async def stop_group(self, specs: Sequence[InstanceSpec], reason: ExitReason) -> None:
+        await self._sup.retire(specs, reason)
+
+    async def window(self, service: str, version: str, since: float) -> Window:
+        return await self._sup.served(service, version, since)
