@@ -84,8 +84,9 @@ class LocalRun:
         """Register, discover, start; without traffic timers a test ticks the sources itself."""
         await asyncio.gather(*(h.register_all() for h in self.hosts))
         await self.poll()
+        started_at = self.hosts[0].clock()  # one second 0 for every host's series
         for host in self.hosts:
-            host.start_instances(self.config.poll_interval, background=False)
+            host.start_instances(self.config.poll_interval, background=False, started_at=started_at)
             if not traffic_timers:
                 host.stop_traffic()
 
