@@ -8,6 +8,7 @@ import json
 import pickle
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from nanoservices.architecture import load_architecture
 from nanoservices.config import RunConfig
 from nanoservices.plan import expand
 from nanoservices.runtime.placement import host_setups
+from nanoservices.scenario.actions import VersionBehaviour
+from nanoservices.scenario.distributions import ErrorRate, LogNormal
 
 ARCHITECTURES = Path(__file__).resolve().parents[1] / "architectures"
 
@@ -53,3 +56,16 @@ def test_an_untraced_host_imports_only_what_its_instances_need(package: str) -> 
     assert behaviours == {f"nanoservices.packages.{name}" for name in expected}
     assert not {m for m in imported if m.startswith(("opentelemetry", "pydantic"))}
     assert "nanoservices.runtime.spans" not in imported
+
+
+def test_a_host_whose_instances_have_profiles_still_loads_no_pydantic() -> None:
+    plan = expand(load_architecture(ARCHITECTURES / "netflixoss_arch.json"), 100, 1)
+    setups = host_setups(plan, RunConfig(arch=plan.arch, instances_per_host=1))
+    setup = next(s for s in setups if s.specs[0].package == "karyon")
+    profile = VersionBehaviour(LogNormal(0.04, 0.4), ErrorRate(0.02))
+    profiled = replace(setup, specs=[replace(spec, profile=profile) for spec in setup.specs])
+
+    imported = modules_imported_by_host(profiled)
+
+    assert "nanoservices.scenario.distributions" in imported  # the profile did travel
+    assert not {m for m in imported if m.startswith(("opentelemetry", "pydantic"))}

@@ -7,6 +7,7 @@ from typing import Any
 
 from nanoservices.architecture import load_architecture
 from nanoservices.config import RunConfig
+from nanoservices.outputs.histogram import RELATIVE_ERROR, bucket_of, upper_bound
 from nanoservices.plan import expand
 from nanoservices.runtime.stats import HostStats, add_stats, latency_quantile
 from nanoservices.summary import RunSummary, _duration, summarise
@@ -58,14 +59,15 @@ def test_summarise_finds_an_entry_equation_that_does_not_add_up(tmp_path: Path) 
     assert made.lines()[2].endswith(": NOT accounted for")
 
 
-def test_latency_quantiles_come_from_power_of_two_buckets() -> None:
+def test_latency_quantiles_come_from_the_log_linear_histogram_and_survive_text_keys() -> None:
     stats = HostStats()
     for seconds in [0.001] * 90 + [0.1] * 9 + [3.0]:
         stats.latency(seconds)
-    buckets = stats.latency_buckets
-    assert latency_quantile(buckets, 0.5) == 1024 / 1e6  # 1 ms lies in [512 us, 1024 us)
-    assert latency_quantile(buckets, 0.99) == 2**17 / 1e6  # 100 ms
-    assert latency_quantile(buckets, 1.0) == 2**22 / 1e6  # 3 s
+    buckets = stats.counts(0)["latency_buckets"]
+    assert isinstance(buckets, dict) and all(isinstance(k, str) for k in buckets)  # JSON-safe
+    for q, exact in [(0.5, 0.001), (0.9, 0.001), (0.99, 0.1), (1.0, 3.0)]:
+        assert latency_quantile(buckets, q) == upper_bound(bucket_of(exact))
+        assert exact <= latency_quantile(buckets, q) <= exact * (1 + RELATIVE_ERROR)
     assert latency_quantile({}, 0.5) == 0.0
 
 

@@ -14,12 +14,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
 from nanoservices.problems import InputError, Problem
+from nanoservices.scenario.actions import VersionBehaviour
+from nanoservices.scenario.distributions import ErrorRate
+from nanoservices.scenario.schema import Latency, LatencySpec, Rate
 
 CROSS_REGION = "eureka"  # a dependency that is not a service: "register with every region's Eureka"
 
 
 class Service(BaseModel):
-    """One tier. Field names are spigo's; `version` is a nanoservices extension."""
+    """One tier. Field names are spigo's; `version`, `latency` and `errors` are nanoservices extensions."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -37,6 +40,19 @@ class Service(BaseModel):
     guesstimateValue: StrictStr = ""
     # nanoservices extension: the version label instances of this service start with (deploys roll it).
     version: StrictStr = "v1"
+    # nanoservices extensions: the service time and error rate of every request it serves, parsed as
+    # a scenario's `versions:` profiles are ("20ms", {median, p99}, {p50, p90, p99}; 0.02 or "2%").
+    latency: Latency = None
+    errors: Rate = None
+
+    def profile(self) -> VersionBehaviour | None:
+        """The behaviour its instances start with; None when the file gives neither field."""
+        if self.latency is None and self.errors is None:
+            return None
+        return VersionBehaviour(
+            self.latency.to_model() if self.latency is not None else None,
+            ErrorRate(self.errors) if self.errors is not None else None,
+        )
 
     @property
     def depends_on(self) -> tuple[str, ...]:
@@ -237,6 +253,8 @@ _HINTS = {
 
 
 def _known_keys(loc: tuple[int | str, ...]) -> str:
+    if len(loc) > 3 and loc[2] == "latency":
+        return ", ".join(field.alias or key for key, field in LatencySpec.model_fields.items())
     model = Architecture if len(loc) <= 1 else Service
     return ", ".join(k for k in model.model_fields if k != "name" or model is Service)
 
@@ -252,8 +270,12 @@ def _pydantic_problem(source: str, error: Any) -> Problem:
         message = f"unknown key {str(loc[-1])!r}; remove it or use one of: {_known_keys(loc)}"
     elif kind in ("model_type", "dict_type", "model_attributes_type"):
         message = f"should be a JSON object, got {_shown(got)}"
+    elif kind == "value_error":  # the latency and error parsers' own messages, already with a fix
+        message = str(error["ctx"]["error"])
     else:
         message = f"{error['msg'].lower()}, got {_shown(got)}"
+    if len(loc) == 4 and loc[2] == "latency" and loc[3] == "fixed":
+        loc = loc[:3]  # `"latency": "20ms"` is short for {"fixed": "20ms"}: point at what was written
     return Problem(source, _json_path(loc), message)
 
 

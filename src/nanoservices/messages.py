@@ -36,6 +36,7 @@ class Status(IntEnum):
     STOPPED = 3  # the target instance has stopped, its host is still alive
     TIMEOUT = 4  # no answer within the request timeout
     SHUTDOWN = 5  # the run ended while the request was in flight
+    ERROR = 6  # the service answered with an error (its profile's error rate)
 
 
 REQUEST_KINDS = frozenset({Kind.GET_REQUEST, Kind.PUT})
@@ -46,7 +47,19 @@ RESPONSE_FOR = {Kind.GET_REQUEST: Kind.GET_RESPONSE, Kind.PUT: Kind.PUT_RESPONSE
 class Message:
     """One hop. `request_id` pairs a response with the request that the `reply_to` instance sent."""
 
-    __slots__ = ("kind", "payload", "reply_to", "request_id", "sender", "status", "target", "trace")
+    # `received` is set by the receiving instance only (its clock when the request arrived, for the
+    # service time); it never travels and is not part of equality.
+    __slots__ = (
+        "kind",
+        "payload",
+        "received",
+        "reply_to",
+        "request_id",
+        "sender",
+        "status",
+        "target",
+        "trace",
+    )
 
     def __init__(
         self,

@@ -19,6 +19,7 @@ from nanoservices.problems import InputError, Problem
 
 if TYPE_CHECKING:  # only annotations: packages import plan, and architecture imports packages
     from nanoservices.architecture import Architecture
+    from nanoservices.scenario.actions import VersionBehaviour
 
 # Measured cost of one InstanceSpec plus its share of the plan's indexes, with headroom.
 PLAN_BYTES_PER_INSTANCE = 2_048
@@ -38,6 +39,7 @@ class InstanceSpec:
     cross_region: bool  # depends on `eureka`: registers with and sees every region
     version: str = "v1"
     ring: tuple[tuple[str, int], ...] = ()  # priamCassandra: (member full name, token), sorted by token
+    profile: VersionBehaviour | None = None  # service time and error rate per request served; None: none
 
     @property
     def registry_scope(self) -> str:
@@ -235,8 +237,11 @@ def _instances(architecture: Architecture, scale: int, regions: int) -> Iterator
     addresses = _AddressBook()
     for service in architecture.services:
         deps = service.depends_on
+        profile = service.profile()  # one shared frozen value per service
 
-        def make(region: str, zone: str, index: int, service=service, deps=deps) -> InstanceSpec:
+        def make(
+            region: str, zone: str, index: int, service=service, deps=deps, profile=profile
+        ) -> InstanceSpec:
             label = instance_label(service.name, index)
             return InstanceSpec(
                 name=full_name(arch, region, zone, label, service.name, service.package),
@@ -249,6 +254,7 @@ def _instances(architecture: Architecture, scale: int, regions: int) -> Iterator
                 dependencies=deps,
                 cross_region=service.cross_region,
                 version=service.version,
+                profile=profile,
             )
 
         if service.regions == 0:

@@ -9,6 +9,8 @@ from typing import Any
 
 from nanoservices.config import RunConfig
 from nanoservices.outputs.accounting import MAX_PROBLEM_LINES, hops_from, reconcile
+from nanoservices.outputs.histogram import RELATIVE_ERROR
+from nanoservices.outputs.series import write_series
 from nanoservices.plan import DeploymentPlan
 from nanoservices.runtime.stats import latency_quantile
 
@@ -132,11 +134,7 @@ class RunSummary:
             f"nanoservices run {self.arch}: {self.wall_seconds:.1f} s wall time, output in {self.out_dir}",
             f"  instances: {self.instances_started + self.instances_uncounted:,} started, "
             f"{self.instances_stopped:,} stopped, {self.instances_killed:,} killed by chaos"
-            + (
-                f", {self.instances_uncounted:,} died with their hosts"
-                if self.instances_uncounted
-                else ""
-            )
+            + (f", {self.instances_uncounted:,} died with their hosts" if self.instances_uncounted else "")
             + f", on {self.hosts:,} hosts (Ray actors) + {self.registries} Eureka registries",
             f"  requests: {self.requests_issued:,} issued = {self.requests_completed:,} completed "
             f"+ {self.requests_failed_total:,} failed ({failed}) + {self.requests_in_flight:,} in flight "
@@ -170,7 +168,7 @@ class RunSummary:
                 f"p{round(q * 100)} < {latency_quantile(self.latency_buckets, q) * 1000:g}"
                 for q in (0.5, 0.9, 0.99)
             )
-            out.append(f"  latency of completed requests (ms, within 2x): {figures}")
+            out.append(f"  latency of completed requests (ms, within {RELATIVE_ERROR:.2%}): {figures}")
         out += self.span_lines()
         if "registered" in self.timings:
             total_mib = self.host_memory_bytes / (1 << 20)
@@ -263,5 +261,6 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
             str(Path(str(config.out_dir)) / "summary.json"),
         ],
     )
+    summary.files[-1:-1] = [str(p) for p in write_series(Path(str(config.out_dir)), stats)]
     summary.write(Path(str(config.out_dir)) / "summary.json")
     return summary

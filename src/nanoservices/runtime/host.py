@@ -35,6 +35,7 @@ from nanoservices.outputs.records import (
 from nanoservices.packages.base import BehaviourSettings
 from nanoservices.plan import InstanceSpec, RegistrySpec
 from nanoservices.registry import UP, Change, Entry, Shares
+from nanoservices.runtime.delays import RESOLUTION, Delays
 from nanoservices.runtime.instance import InstanceRuntime
 from nanoservices.runtime.stats import HostStats
 
@@ -121,6 +122,8 @@ class HostCore:
         self._addresses = setup.addresses or {}
         self.stats = HostStats()
         self.clock = clock
+        self.run_start = clock()  # when the traffic started: second 0 of the per-second series
+        self.delays = Delays()  # replies waiting out their simulated service time
         self.request_timeout = setup.request_timeout
         self.registries = setup.registries
         self.instances = {
@@ -357,10 +360,20 @@ class HostCore:
 
     # --- lifecycle ----------------------------------------------------------------------------
     def busy(self) -> bool:
-        """Messages queued, scheduled or in transit (used to let an in-process run settle)."""
+        """Messages queued, scheduled, in transit or waiting out a service time (used to let an
+        in-process run settle)."""
+        return self.moving() or bool(self.delays.pending)
+
+    def moving(self) -> bool:
+        """Messages queued, scheduled or in transit: the next loop turn has work."""
         return bool(self._local or self._outboxes or self._in_transit or self._pump_scheduled)
 
-    def start_instances(self, poll_interval: float, background: bool = True) -> None:
+    def start_instances(
+        self, poll_interval: float, background: bool = True, started_at: float | None = None
+    ) -> None:
+        """Start every instance; `started_at` (this host's clock) is the run's second 0, the same on
+        every host, so their per-second series line up; by default now."""
+        self.run_start = self.clock() if started_at is None else started_at
         for instance in self.instances.values():
             instance.start()
         for instance in self.instances.values():
@@ -402,6 +415,7 @@ class HostCore:
         self.frozen = True
         self._local.clear()
         self._outboxes.clear()
+        self.delays.clear()
         for task in self._background:
             task.cancel()
         self._background.clear()
@@ -422,7 +436,8 @@ class HostCore:
         while self.busy() and loop.time() < deadline:
             if self._in_transit:
                 await asyncio.wait(list(self._in_transit), timeout=deadline - loop.time())
-            else:
-                await asyncio.sleep(0)  # queued messages leave on the next pump
+            else:  # queued messages leave on the next pump; delayed replies when their slot ends
+                await asyncio.sleep(0 if self.moving() else RESOLUTION)
+        self.delays.clear()  # replies still waiting past the bound stay unanswered (held), not sent late
         self.closed = True
         return self.counts()

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nanoservices.geography import ANY
 from nanoservices.messages import RESPONSE_FOR, Kind, Message, Status
 from nanoservices.naming import PACKAGE, REGION, SERVICE, ZONE
+from nanoservices.outputs.histogram import bucket_of
 from nanoservices.outputs.records import ExitReason
 from nanoservices.packages.base import Behaviour, BehaviourSettings, Peer, ReplyHandler, behaviour_for
 from nanoservices.plan import InstanceSpec
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
     from nanoservices.runtime import spans
     from nanoservices.runtime.host import HostCore
+    from nanoservices.scenario.actions import VersionBehaviour
+    from nanoservices.scenario.distributions import ErrorRate, LatencyModel
 
 MAX_BURST = 32  # ticks a late timer may run back to back before it skips the rest of its backlog
 
@@ -61,6 +64,15 @@ class InstanceRuntime:
             self._tracer = host.tracing.tracer_for(spec)
         self._serving: dict[tuple[str, int], Span] = {}  # SERVER spans of requests not yet answered
         self._current: Span | None = None  # the SERVER span whose handling is running now
+        # The per-second series row its replies are counted in, found again only when the second changes.
+        self._group = f"|{spec.service}|{spec.version}|{spec.zone}"
+        self._row_second = -1
+        self._row: dict[str, Any] = {}
+        self.profile: VersionBehaviour | None = None
+        self._latency: LatencyModel | None = None
+        self._errors: ErrorRate | None = None
+        if spec.profile is not None:
+            self.set_profile(spec.profile)
 
     # --- InstanceContext -------------------------------------------------------------------
     @property
@@ -84,6 +96,52 @@ class InstanceRuntime:
         self._request(target, request.kind, request.payload, request, parent)
 
     def reply(self, request: Message, payload: str, status: Status = Status.OK) -> None:
+        """Answer at once: the path of an instance without a profile (set_profile swaps it)."""
+        now = self._host.clock()
+        self._count(now, now - request.received, status)
+        self._send_reply(request, payload, status)
+
+    def _reply_profiled(self, request: Message, payload: str, status: Status = Status.OK) -> None:
+        """Answer after a sampled service time, failing at the profile's error rate. One latency draw
+        and one error draw per request, from the instance's seeded rng, whatever the outcome."""
+        rng = self.rng
+        delay = self._latency.sample(rng) if self._latency is not None else 0.0
+        if self._errors is not None and self._errors.fails(rng) and status is Status.OK:
+            status, payload = Status.ERROR, ""
+        done = self._host.clock() + delay
+        self._count(done, done - request.received, status)
+        if delay > 0:
+            self._host.delays.later(delay, self._send_reply, request, payload, status)
+        else:
+            self._send_reply(request, payload, status)
+
+    def set_profile(self, profile: VersionBehaviour | None) -> None:
+        """How this instance serves requests from now on (a deploy's version, a latency or error
+        incident); None: answer at once, never fail by itself. Replies already delayed keep their
+        delay. Chosen here, once, so the unprofiled reply never asks about a profile."""
+        self.profile = profile
+        if profile is None or (profile.latency is None and profile.errors is None):
+            self._latency = self._errors = None
+            self.__dict__.pop("reply", None)  # the class's reply again
+        else:
+            self._latency, self._errors = profile.latency, profile.errors
+            self.reply = self._reply_profiled  # type: ignore[method-assign]
+
+    def _count(self, at: float, service_time: float, status: Status) -> None:
+        """One reply in the per-second series: its second since the traffic started, its service time."""
+        second = int(at - self._host.run_start)
+        if second != self._row_second:
+            self._row_second = second
+            self._row = self._host.stats.series_row(second, self._group)
+        row = self._row
+        row["requests"] += 1
+        if status:
+            row["errors"] += 1
+        histogram = row["h"]
+        bucket = bucket_of(service_time)
+        histogram[bucket] = histogram.get(bucket, 0) + 1
+
+    def _send_reply(self, request: Message, payload: str, status: Status) -> None:
         if self._tracer is not None:
             span = self._serving.pop((request.reply_to, request.request_id), None)
             if span is not None:
@@ -155,6 +213,7 @@ class InstanceRuntime:
 
     def receive(self, msg: Message) -> None:
         """A request or one-way message for this instance, handled inside its SERVER span."""
+        msg.received = self._host.clock()
         if self._tracer is None:
             self.behaviour.on_message(msg)
             return

@@ -16,6 +16,7 @@ from nanoservices.config import RunConfig
 from nanoservices.outputs.records import DoneRecord, ExitReason, GraphRecord
 from nanoservices.plan import DeploymentPlan, InstanceSpec
 from nanoservices.registry import Change, Entry, RegistryState, Shares
+from nanoservices.runtime.delays import RESOLUTION
 from nanoservices.runtime.host import HostCore, HostDied, registries_in_scope
 from nanoservices.runtime.instance import InstanceRuntime
 from nanoservices.runtime.placement import host_setups, placement_of
@@ -85,8 +86,9 @@ class LocalRun:
         """Register, discover, start; without traffic timers a test ticks the sources itself."""
         await asyncio.gather(*(h.register_all() for h in self.hosts))
         await self.poll()
+        started_at = self.hosts[0].clock()  # one second 0 for every host's series
         for host in self.hosts:
-            host.start_instances(self.config.poll_interval, background=False)
+            host.start_instances(self.config.poll_interval, background=False, started_at=started_at)
             if not traffic_timers:
                 host.stop_traffic()
 
@@ -94,11 +96,13 @@ class LocalRun:
         await asyncio.gather(*(h.poll_once() for i, h in enumerate(self.hosts) if i not in self.peers.dead))
 
     async def settle(self, max_turns: int = 10_000) -> None:
-        """Let the loop run until no host has a message queued or in transit."""
+        """Let the loop run until no host has a message queued, in transit or a reply delayed."""
         for _ in range(max_turns):
-            if not any(h.busy() for i, h in enumerate(self.hosts) if i not in self.peers.dead):
+            live = [h for i, h in enumerate(self.hosts) if i not in self.peers.dead]
+            if not any(h.busy() for h in live):
                 return
-            await asyncio.sleep(0)
+            # Only replies waiting out their service time: sleep until a slot ends, do not spin.
+            await asyncio.sleep(0 if any(h.moving() for h in live) else RESOLUTION)
         raise RuntimeError("messages still moving after the turn limit")
 
     async def chaos_kill(self, name: str) -> Kill:

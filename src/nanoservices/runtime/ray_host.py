@@ -97,8 +97,8 @@ class Host:
     async def poll_once(self) -> None:
         await self.core.poll_once()
 
-    async def start(self, poll_interval: float) -> None:
-        self.core.start_instances(poll_interval)
+    async def start(self, poll_interval: float, started_at: float | None = None) -> None:
+        self.core.start_instances(poll_interval, started_at=started_at)
 
     async def stop_traffic(self) -> None:
         self.core.stop_traffic()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from nanoservices.messages import Status
+from nanoservices.outputs import histogram
+from nanoservices.outputs.histogram import bucket_of
+
+# One row of the per-second series: replies made, of them not OK, and a service-time histogram.
+SeriesRow = dict[str, Any]  # {"requests": int, "errors": int, "h": {bucket: count}}
 
 
 @dataclass(slots=True)
@@ -22,8 +26,10 @@ class HostStats:
     batches_sent: int = 0
     one_way_dropped: int = 0  # one-way messages to an instance that was gone
     late_responses: int = 0  # responses that arrived after their request timed out
-    # Requests of traffic sources by latency: bucket i counts latencies below 2**i microseconds.
-    latency_buckets: dict[str, int] = field(default_factory=dict)
+    # Completed requests of traffic sources by latency, as an outputs/histogram.py histogram.
+    latency_buckets: dict[int, int] = field(default_factory=dict)
+    # Replies instances made, per "second|service|version|zone" (seconds since the traffic started).
+    series: dict[str, SeriesRow] = field(default_factory=dict)
     instances_started: int = 0
     instances_stopped: int = 0
     # Per hop, each end counting its own side, keyed by the other host's index; `counts()` names
@@ -36,8 +42,16 @@ class HostStats:
     hop_in_flight: dict[int, int] = field(default_factory=dict)  # entry requests to B pending at shutdown
 
     def latency(self, seconds: float) -> None:
-        bucket = str(max(0, math.frexp(seconds * 1e6)[1]))
+        bucket = bucket_of(seconds)
         self.latency_buckets[bucket] = self.latency_buckets.get(bucket, 0) + 1
+
+    def series_row(self, second: int, group: str) -> SeriesRow:
+        """The row an instance counts its replies of one second in; `group` is "|service|version|zone"."""
+        key = f"{second}{group}"
+        row = self.series.get(key)
+        if row is None:
+            row = self.series[key] = {"requests": 0, "errors": 0, "h": {}}
+        return row
 
     def failed(self, status: Status) -> None:
         key = status.name.lower()
@@ -51,6 +65,12 @@ class HostStats:
         """The counters as summable dicts; hop figures keyed by the pair, from either end."""
         out: dict[str, object] = {
             f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("hop_")
+        }
+        # Bucket keys as text, so the counts stay the same after a trip through JSON.
+        out["latency_buckets"] = _text_keys(self.latency_buckets)
+        out["series"] = {
+            key: {"requests": row["requests"], "errors": row["errors"], "h": _text_keys(row["h"])}
+            for key, row in self.series.items()
         }
         hops: dict[str, dict[str, object]] = {}
 
@@ -83,14 +103,10 @@ def add_stats(total: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
     return total
 
 
-def latency_quantile(buckets: dict[str, int], q: float) -> float:
-    """Upper bound, in seconds, of the bucket holding the q-quantile (a factor-of-2 estimate)."""
-    total = sum(buckets.values())
-    if not total:
-        return 0.0
-    seen = 0
-    for bucket in sorted(buckets, key=int):
-        seen += buckets[bucket]
-        if seen >= q * total:
-            return 2 ** int(bucket) / 1e6
-    return 2 ** max(int(b) for b in buckets) / 1e6
+def _text_keys(buckets: dict[int, int]) -> dict[str, int]:
+    return {str(bucket): n for bucket, n in buckets.items()}
+
+
+def latency_quantile(buckets: dict[str, int] | dict[int, int], q: float) -> float:
+    """Upper bound, in seconds, of the bucket holding the q-quantile (within histogram.RELATIVE_ERROR)."""
+    return histogram.quantile(histogram.from_counts(buckets), q)
