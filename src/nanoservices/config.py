@@ -50,6 +50,8 @@ class RunConfig(BaseModel):
     # the config does not import the OpenTelemetry SDK.
     tracing: Any = None
     args: tuple[str, ...] = ()  # the command line, recorded in the graph file header
+    scenario_file: Path | None = None  # --scenario: the run's timeline (deploys, chaos)
+    deploys: tuple[str, ...] = ()  # --deploy service@version[:strategy] shortcuts
 
     @field_validator(*_RANGES)
     @classmethod

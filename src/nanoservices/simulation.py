@@ -33,6 +33,9 @@ def run(
         from nanoservices.catalog import resolve_plan
 
         plan = resolve_plan(config.arch, config.scale, config.regions, config.step)
+    from nanoservices.scenario.binding import run_scenario
+
+    scenario = run_scenario(config.scenario_file, config.deploys, plan, config.duration)
     if config.out_dir is None:
         config = config.model_copy(update={"out_dir": default_out_dir(plan.arch)})
     _check_out_dir(config.out_dir)
@@ -49,7 +52,7 @@ def run(
         # write land where the user ran the command, in cluster mode too.
         local_node = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         supervisor = Supervisor.options(scheduling_strategy=local_node).remote(
-            plan, config, started_at, local_node
+            plan, config, started_at, local_node, scenario
         )
         result_ref = supervisor.run.remote()
         report = _ProgressReporter(ray, supervisor, on_progress)

@@ -59,6 +59,9 @@ class RunSummary:
     interrupted: bool = False
     interrupted_phase: str = ""  # "start-up" when stopped before traffic began
     files: list[str] = field(default_factory=list)
+    timeline_error: str = ""  # a fault in the scenario timeline (the run exits 1)
+    deploys: list[dict[str, Any]] = field(default_factory=list)  # scenario.asgard.Outcome.to_json()
+    requests_by_version: dict[str, dict[str, int]] = field(default_factory=dict)  # service -> version -> n
     # Per hop between hosts: both ends' counts (outputs/accounting.py), and what does not add up.
     hops: list[dict[str, Any]] = field(default_factory=list)
     accounting_problems: list[str] = field(default_factory=list)
@@ -179,6 +182,19 @@ class RunSummary:
             )
         for event in self.events:
             out.append(f"  {event['event']}: {event['instance']} ({event['method']}) at {event['at']:.1f} s")
+        for deploy in self.deploys:
+            detected = (
+                f", detected after {deploy['detected_after']:.1f} s"
+                if deploy["detected_after"] is not None
+                else ""
+            )
+            out.append(
+                f"  deploy {deploy['service']} {deploy['from_version']} -> {deploy['to_version']} "
+                f"({deploy['strategy']}): {deploy['outcome']}{detected}, {deploy['started']:.1f}-"
+                f"{deploy['finished']:.1f} s"
+            )
+        if self.timeline_error:
+            out.append(f"  timeline failed: {self.timeline_error}")
         if self.hosts_died:
             died = ", ".join(f"host {h} ({error})" for h, error in sorted(self.hosts_died.items()))
             out.append(f"  hosts died outside chaos: {len(self.hosts_died)}: {died}")
@@ -189,6 +205,16 @@ class RunSummary:
         elif self.interrupted:
             out.append("  interrupted: the run was stopped early and shut down in order")
         return out
+
+
+def by_version(series: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Requests each service's versions answered, from the per-second series."""
+    out: dict[str, dict[str, int]] = {}
+    for key, row in series.items():
+        _second, service, version, _zone = key.split("|")
+        versions = out.setdefault(service, {})
+        versions[version] = versions.get(version, 0) + row["requests"]
+    return out
 
 
 def _duration(seconds: float) -> str:
@@ -253,6 +279,9 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         interrupted=result.get("interrupted", False),
         interrupted_phase=str(result.get("phase", "")),
         hops=[hop.to_json() for hop in hops],
+        deploys=list(result.get("deploys", [])),
+        timeline_error=str(result.get("timeline_error", "")),
+        requests_by_version=by_version(stats.get("series", {})),
         accounting_problems=accounting.problems,
         unchecked_hosts=list(accounting.unchecked_hosts),
         files=[

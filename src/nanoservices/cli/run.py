@@ -108,6 +108,16 @@ def run(
         str | None,
         typer.Option("--flows", help="Also write flows: zipkin, spigo, console (comma-separated)."),
     ] = None,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            "--scenario", help="A scenario file (YAML or JSON): deploys and chaos on the run's clock."
+        ),
+    ] = None,
+    deploy: Annotated[
+        list[str] | None,
+        typer.Option("--deploy", help="service@version[:strategy]: a red/black (or canary...) deploy."),
+    ] = None,
     address: Annotated[
         str | None,
         typer.Option("--address", envvar="RAY_ADDRESS", help="Join a Ray cluster (auto, ray://...)."),
@@ -160,6 +170,8 @@ def run(
             address=address,
             tracing=tracing,
             args=tuple(["nanoservices", *sys.argv[1:]]),
+            scenario_file=scenario,
+            deploys=tuple(deploy or ()),
         )
     except ValidationError as exc:
         flags = {**FLAGS, "rate": "--kv" if kv is not None else "--rate"}
@@ -175,6 +187,9 @@ def run(
             raise typer.Exit(EXIT_INTERRUPTED) from None
     for line in summary.lines():
         typer.echo(line)
+    if summary.timeline_error:
+        typer.echo(f"nanoservices: the scenario timeline failed: {summary.timeline_error}", err=True)
+        raise typer.Exit(EXIT_RUNTIME)
     if summary.hosts_died:
         typer.echo(f"nanoservices: {len(summary.hosts_died)} host(s) died outside chaos", err=True)
         raise typer.Exit(EXIT_RUNTIME)

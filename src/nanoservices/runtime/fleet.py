@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from nanoservices.outputs.records import ExitReason
@@ -18,6 +19,7 @@ from nanoservices.plan import Growth, InstanceSpec
 from nanoservices.registry import STARTING
 from nanoservices.runtime.host import registries_in_scope
 from nanoservices.runtime.placement import host_setups
+from nanoservices.scenario.actions import VersionBehaviour
 from nanoservices.scenario.events import Event
 from nanoservices.scenario.judge import Window
 
@@ -25,8 +27,19 @@ if TYPE_CHECKING:
     from nanoservices.runtime.supervisor import Supervisor
 
 
+def overlay(base: VersionBehaviour | None, version: VersionBehaviour) -> VersionBehaviour:
+    if base is None:
+        return version
+    return VersionBehaviour(
+        latency=version.latency if version.latency is not None else base.latency,
+        errors=version.errors if version.errors is not None else base.errors,
+    )
+
+
 class RayFleet:
-    def __init__(self, supervisor: Supervisor, run_started: float, versions: dict[tuple[str, str], Any]) -> None:
+    def __init__(
+        self, supervisor: Supervisor, run_started: float, versions: dict[tuple[str, str], Any]
+    ) -> None:
         self._sup = supervisor
         self._started = run_started
         self._growth = Growth(supervisor.plan.instances)
@@ -56,10 +69,8 @@ class RayFleet:
         sup = self._sup
         specs = [self._growth.like(spec, version) for spec in like]
         behaviour = self._versions.get((specs[0].service, version)) if specs else None
-        if behaviour is not None:
-            from nanoservices.runtime.profiles import with_behaviour
-
-            specs = [with_behaviour(spec, behaviour) for spec in specs]
+        if behaviour is not None:  # the version's profile; what it leaves out stays as the architecture says
+            specs = [replace(spec, profile=overlay(spec.profile, behaviour)) for spec in specs]
         setups = host_setups(sup.plan, sup.config, specs, first=len(sup.hosts))
         await sup.add_hosts(setups, STARTING)
         return specs

@@ -410,6 +410,20 @@ class HostCore:
     def counts(self) -> dict[str, object]:
         return self.stats.counts(self.index)
 
+    def served(self, service: str, version: str, since: int) -> tuple[int, int, dict[int, int]]:
+        """Requests answered, errors and service-time histogram of service@version from second
+        `since` on, summed over this host's zones (the canary judge's window)."""
+        requests = errors = 0
+        latency: dict[int, int] = {}
+        for key, row in self.stats.series.items():
+            second, row_service, row_version, _zone = key.split("|")
+            if row_service == service and row_version == version and int(second) >= since:
+                requests += row["requests"]
+                errors += row["errors"]
+                for bucket, n in row["h"].items():
+                    latency[bucket] = latency.get(bucket, 0) + n
+        return requests, errors, latency
+
     def freeze(self) -> dict[str, object]:
         """Chaos is about to kill this host: stop everything without a word, hand back the counts."""
         self.frozen = True

@@ -142,6 +142,10 @@ class Host:
         """Returns when the host stops; the supervisor watches it to notice a host that dies."""
         await self._stopped.wait()
 
+    def served(self, service: str, version: str, since: int) -> tuple[int, int, dict[int, int]]:
+        """What this host's instances of service@version answered from second `since` on."""
+        return self.core.served(service, version, since)
+
     def address(self) -> Address | None:
         """Where this host listens for the other hosts' batches (None over --transport ray)."""
         return self._transport.address if self._transport is not None else None

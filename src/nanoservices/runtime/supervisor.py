@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,16 @@ from nanoservices.messages import Kind, Message, encode_batch
 from nanoservices.outputs.records import DoneRecord, ExitReason
 from nanoservices.plan import DeploymentPlan, InstanceSpec
 from nanoservices.runtime.edda import Edda
-from nanoservices.runtime.host import CONTROL_PLANE, registries_in_scope
+from nanoservices.runtime.host import CONTROL_PLANE, HostSetup, registries_in_scope
 from nanoservices.runtime.placement import host_setups, placement_of
 from nanoservices.runtime.ray_host import Host
 from nanoservices.runtime.registry_actor import Registry
 from nanoservices.runtime.stats import add_stats
 from nanoservices.runtime.zones import actor_resources
+from nanoservices.scenario.actions import Scenario
+from nanoservices.scenario.asgard import Asgard
+from nanoservices.scenario.events import Event, EventLog
+from nanoservices.scenario.judge import Window
 
 DRAIN_GRACE = 0.5  # seconds beyond the request timeout to let issued requests finish
 FILE_FLOWS = ("zipkin", "spigo")  # flow kinds written as files by the driver's side
@@ -35,7 +39,12 @@ SPAN_FLUSH_BOUND = 10.0  # seconds a host may spend flushing spans at shutdown
 @ray.remote(num_cpus=0)
 class Supervisor:
     def __init__(
-        self, plan: DeploymentPlan, config: RunConfig, started_at: float, local_node: Any = None
+        self,
+        plan: DeploymentPlan,
+        config: RunConfig,
+        started_at: float,
+        local_node: Any = None,
+        scenario: Scenario | None = None,
     ) -> None:
         self.local_node = local_node  # scheduling strategy pinning Edda next to the driver
         self.plan = plan
@@ -57,6 +66,15 @@ class Supervisor:
         self._killed_counts: list[dict[str, object]] = []  # final counts of hosts chaos killed
         self._counts_lost: set[int] = set()  # hosts whose counts died with them
         self._addresses: dict[int, tuple[str, int]] | None = None  # where hosts listen (socket data plane)
+        self._token: bytes | None = None
+        self.scenario = scenario
+        self._event_log: EventLog | None = None
+        self._retired: set[int] = set()  # hosts stopped because their server group was replaced
+        self._retired_counts: list[dict[str, object]] = []
+        self._watchers: list[asyncio.Task[None]] = []
+        self._run_started = 0.0
+        self._asgard: Asgard | None = None
+        self._timeline_error = ""
         self._control_sent: dict[str, dict[str, int]] = {}  # hop counts of what the supervisor sent
 
     def progress(self) -> list[str]:
@@ -92,21 +110,23 @@ class Supervisor:
                 {"host": i, "location": "/".join(specs[0].location), "node": node, "instances": len(specs)}
                 for i, (specs, (_, node)) in enumerate(zip(self._host_specs, where, strict=True))
             ]
-            loop = asyncio.get_running_loop()
-            watchers = [loop.create_task(self._watch_host(i, h)) for i, h in enumerate(self._hosts)]
-            run_started = time.time()  # traffic sources start ticking as their hosts start
-            await asyncio.gather(*(h.start.remote(self.config.poll_interval) for h in self._hosts))
+            self._watch(range(len(self._hosts)))
+            run_started = self._run_started = time.time()  # every host's series count from here
+            poll = self.config.poll_interval
+            await asyncio.gather(*(h.start.remote(poll, run_started) for h in self._hosts))
             await self._open_fsm()
             timings["traffic_started"] = time.time() - self.started_at
             self._say(f"traffic running for {self.config.duration:g} s")
+            timeline = self._start_timeline(run_started)
             half = self.config.duration / 2
             if not await self._sleep_or_stop(half) and self.config.chaos:
                 await self._chaos_monkey()
             await self._sleep_or_stop(self.config.duration - (time.time() - run_started))
             timings["run_seconds"] = time.time() - run_started
+            await self._end_timeline(timeline)
             self._say("shutting down")
             summary = await self._shutdown()
-            for watcher in watchers:
+            for watcher in self._watchers:
                 watcher.cancel()
         except BaseException:
             await self._kill_all()
@@ -180,22 +200,147 @@ class Supervisor:
             registries_wired.append(self._registries[i].wire.remote(peers))
         setups = host_setups(plan, config)
         self._host_specs = [tuple(setup.specs) for setup in setups]
-        self._hosts = [
-            Host.options(
-                name=f"host:{setup.index}", resources=actor_resources(*setup.specs[0].location, cluster)
-            ).remote(setup, config.tracing)
-            for setup in setups
-        ]
+        self._hosts = self._spawn(setups, cluster)
         self._host_of = placement_of(setups)
         await asyncio.gather(*registries_wired)  # before any host registers: replication needs peers
         # Serialised once, not once per host: the handles of every host, registry and Edda.
         wiring = ray.put((self._host_of, self._hosts, self._registries, self._edda))
         # The data plane's per-run secret reaches hosts only as a call argument: never a command
         # line, file or log. Each host listens and registers as soon as it is up.
-        token = secrets.token_bytes(32) if config.transport == "socket" else None
+        token = self._token = secrets.token_bytes(32) if config.transport == "socket" else None
         addresses = await asyncio.gather(*(host.join.remote(wiring, token) for host in self._hosts))
         if token is not None:
             self._addresses = dict(enumerate(addresses))
+        self._open_event_log()
+
+    def _spawn(self, setups: list[HostSetup], cluster: dict[str, float]) -> list[Any]:
+        return [
+            Host.options(
+                name=f"host:{setup.index}", resources=actor_resources(*setup.specs[0].location, cluster)
+            ).remote(setup, self.config.tracing)
+            for setup in setups
+        ]
+
+    def _watch(self, indexes: range) -> None:
+        loop = asyncio.get_running_loop()
+        self._watchers += [loop.create_task(self._watch_host(i, self._hosts[i])) for i in indexes]
+
+    # --- the scenario timeline: deploys (nanoservices.scenario.asgard) -------------------------
+    @property
+    def hosts(self) -> list[Any]:
+        return self._hosts
+
+    @property
+    def registries(self) -> list[Any]:
+        return self._registries
+
+    def _open_event_log(self) -> None:
+        if self.scenario is not None or self.config.chaos:
+            self._event_log = EventLog(Path(str(self.config.out_dir)))
+
+    def record_event(self, event: Event) -> None:
+        """Every timeline event: to events.jsonl at once (valid if the run is cut short), and to the
+        progress lines."""
+        if self._event_log is not None:
+            self._event_log(event)
+        who = f" {event.service}" if event.service else ""
+        versions = f" {' -> '.join(event.versions)}" if event.versions else ""
+        self._say(f"{event.kind.value}{who}{versions}")
+
+    def _start_timeline(self, run_started: float) -> asyncio.Task[None] | None:
+        if self.scenario is None or not self.scenario.actions:
+            return None
+        from nanoservices.runtime.fleet import RayFleet
+        from nanoservices.scenario.timeline import run_timeline
+
+        self._fleet = RayFleet(self, run_started, dict(self.scenario.versions))
+        self._asgard = Asgard.of_plan(self._fleet, self.plan.instances)
+        return asyncio.get_running_loop().create_task(run_timeline(self.scenario, self._asgard, self._fleet))
+
+    async def _end_timeline(self, timeline: asyncio.Task[None] | None) -> None:
+        """The traffic phase is over: deploys still waiting stop waiting and end as they stand."""
+        if timeline is None:
+            return
+        self._fleet.ended.set()
+        try:
+            await asyncio.wait_for(timeline, self.config.request_timeout + SPAN_FLUSH_BOUND)
+        except asyncio.TimeoutError:
+            self._timeline_error = "the timeline did not finish in time"
+        except Exception as error:  # a fault in a deploy: the run still shuts down and says so
+            self._timeline_error = f"{type(error).__name__}: {error}"
+        if self._timeline_error:
+            self._say(f"timeline failed: {self._timeline_error}")
+
+    async def add_hosts(self, setups: list[HostSetup], status: str) -> None:
+        """A deploy's new server group: new host actors, wired like the first ones, registered with
+        `status`, started on the run's clock, and announced to every host already running."""
+        first = len(self._hosts)
+        handles = self._spawn(setups, ray.cluster_resources())
+        self._hosts = [*self._hosts, *handles]
+        self._host_specs += [tuple(setup.specs) for setup in setups]
+        added = placement_of(setups)
+        self._host_of.update(added)
+        wiring = ray.put((self._host_of, self._hosts, self._registries, self._edda))
+        addresses = await asyncio.gather(*(h.join.remote(wiring, self._token, status) for h in handles))
+        if self._addresses is not None:
+            self._addresses.update({first + i: a for i, a in enumerate(addresses)})
+        live = self.live_hosts()
+        await asyncio.gather(
+            *(h.grow.remote(added, self._hosts, self._addresses) for h in live if h not in handles),
+            return_exceptions=True,
+        )
+        await asyncio.gather(*(h.discover.remote(self._addresses) for h in handles))
+        await asyncio.gather(*(h.start.remote(self.config.poll_interval, self._run_started) for h in handles))
+        self._watch(range(first, len(self._hosts)))
+
+    def live_hosts(self) -> list[Any]:
+        return self._live_hosts()
+
+    async def retire(self, specs: Sequence[InstanceSpec], reason: ExitReason) -> None:
+        """Stop a replaced group's instances (deregistered, done with `reason`); a host left with
+        no running instance is stopped, counted and killed."""
+        by_host: dict[int, list[str]] = {}
+        for spec in specs:
+            by_host.setdefault(self._host_of[spec.name], []).append(spec.name)
+        await asyncio.gather(
+            *(self._hosts[h].stop_instance.remote(n, reason) for h, names in by_host.items() for n in names),
+            return_exceptions=True,
+        )
+        emptied = [h for h, names in by_host.items() if len(names) == len(self._host_specs[h])]
+        for host in emptied:
+            self._retired.add(host)
+        results = await asyncio.gather(
+            *(self._hosts[h].stop_all.remote(SPAN_FLUSH_BOUND) for h in emptied), return_exceptions=True
+        )
+        for host, result in zip(emptied, results, strict=True):
+            if isinstance(result, dict):
+                self._retired_counts.append(result)
+            else:
+                self._counts_lost.add(host)
+            ray.kill(self._hosts[host], no_restart=True)
+
+    async def served(self, service: str, version: str, since: float) -> Window:
+        """What the service's instances of `version` served since `since` seconds into the run."""
+        hosts = {
+            self._host_of[s.name]
+            for specs in self._host_specs
+            for s in specs
+            if s.service == service and s.version == version
+        }
+        live = [h for h in hosts if h not in self._killed and h not in self._died and h not in self._retired]
+        parts = await asyncio.gather(
+            *(self._hosts[h].served.remote(service, version, int(since)) for h in live),
+            return_exceptions=True,
+        )
+        requests = errors = 0
+        latency: dict[int, int] = {}
+        for part in parts:
+            if isinstance(part, tuple):
+                requests += part[0]
+                errors += part[1]
+                for bucket, n in part[2].items():
+                    latency[bucket] = latency.get(bucket, 0) + n
+        return Window(requests, errors, latency)
 
     async def _sleep_or_stop(self, seconds: float) -> bool:
         """Wait for the run clock; True when a stop was requested meanwhile."""
@@ -283,7 +428,8 @@ class Supervisor:
                 await self._forget_instances(self._host_specs[index], ExitReason.FAILURE)
 
     def _live_hosts(self) -> list[Any]:
-        return [h for i, h in enumerate(self._hosts) if i not in self._killed and i not in self._died]
+        gone = self._killed | self._retired
+        return [h for i, h in enumerate(self._hosts) if i not in gone and i not in self._died]
 
     async def _shutdown(self) -> dict[str, object]:
         live = self._live_hosts()
@@ -297,7 +443,7 @@ class Supervisor:
         )
         totals: dict[str, object] = {"hops": dict(self._control_sent)}
         flow_parts: list[bytes] = []
-        for result in [*results, *self._killed_counts]:
+        for result in [*results, *self._killed_counts, *self._retired_counts]:
             if isinstance(result, dict):
                 part = result.pop("flow_part", None)
                 if part:
@@ -324,6 +470,8 @@ class Supervisor:
             "graph": graph,
             "flow_files": flow_files,
             "events": self._events,
+            "deploys": [o.to_json() for o in self._asgard.outcomes] if self._asgard is not None else [],
+            "timeline_error": self._timeline_error,
         }
 
     def _write_flows(self, parts: list[bytes]) -> list[str]:
