@@ -1,0 +1,363 @@
+"""What the HTML report shows, read from a run directory into one JSON-able dict.
+
+Everything the page needs is prepared here, so the page's JavaScript only draws: the graph
+(aggregated to one node per service and zone above AGGREGATE_ABOVE instances), events, per-service
+series summed over zones, histograms, and a few traces picked from the run's Zipkin flows.
+Only summary.json and graph.json are required; every other file may be absent.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from nanoservices.naming import INSTANCE, SERVICE
+from nanoservices.problems import InputError, Problem
+
+AGGREGATE_ABOVE = 2_000  # instances; above this the graph shows one node per service and zone
+CHART_SERVICES = 16  # services charted over time, the busiest first
+MAX_TRACE_SPANS = 150  # spans drawn per trace waterfall
+SERIES_FIELDS = ("second", "service", "version", "zone", "requests", "errors", "p50_ms", "p99_ms")
+DEPLOY_KINDS = ("deploy-start", "group-up", "traffic-shift", "promote", "rollback", "group-stopped")
+SUMMARY_FIELDS = (
+    "arch", "instances_planned", "instances_started", "instances_killed", "hosts", "requests_issued",
+    "requests_completed", "requests_failed", "requests_in_flight", "requested_rate", "traffic_seconds",
+    "wall_seconds", "nodes", "edges", "interrupted", "accounted", "latency_buckets",
+)  # fmt: skip
+RERUN = "rerun the simulation or `nanoservices report` a complete run directory"
+
+
+def load_run(out_dir: Path) -> dict[str, Any]:
+    """The report's data for one run directory; InputError names the file at fault and the fix."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        problem = "no such run directory; pass the --out directory of a finished `nanoservices run`"
+        raise InputError([Problem(str(out_dir), "", problem)])
+    summary = _read_json(out_dir / "summary.json", required=True)
+    if not isinstance(summary, dict):
+        raise InputError([Problem(str(out_dir / "summary.json"), "", f"expected a JSON object; {RERUN}")])
+    header, nodes, edges = _read_graph(out_dir / "graph.json")
+    events = _read_events(out_dir / "events.jsonl")
+    spans = _read_json(out_dir / "zipkin.json", required=False)
+    if spans is not None and not isinstance(spans, list):
+        raise InputError([Problem(str(out_dir / "zipkin.json"), "", f"expected a list of spans; {RERUN}")])
+    spans = [s for s in spans or [] if isinstance(s, dict)]
+    versions = _versions_from_events(events)
+    _annotate(nodes, versions, spans)
+    start = _epoch(header.get("date", ""))
+    histograms = _read_json(out_dir / "histograms.json", required=False)
+    return {
+        "summary": {key: summary[key] for key in SUMMARY_FIELDS if key in summary},
+        "graph": _graph_view(header, nodes, edges),
+        "events": events,
+        "series": _read_series(out_dir / "timeseries.csv"),
+        "histograms": histograms if isinstance(histograms, dict) else None,
+        "traces": pick_traces(spans, events, start) if spans else None,
+        "files": sorted(p.name for p in out_dir.iterdir() if p.is_file() and p.name != "report.html"),
+    }
+
+
+def _read_json(path: Path, required: bool) -> Any:
+    if not path.is_file():
+        if required:
+            fix = "it is written by `nanoservices run`; pass the --out directory of a finished run"
+            raise InputError([Problem(str(path), "", f"missing; {fix}")])
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError([Problem(str(path), "", f"cannot read: {exc.strerror}")]) from None
+    except ValueError as exc:
+        raise InputError([Problem(str(path), "", f"not JSON ({exc}); {RERUN}")]) from None
+
+
+def _read_graph(path: Path) -> tuple[dict[str, str], dict[str, dict[str, Any]], dict[tuple[str, str], bool]]:
+    """Nodes by name (last package, IP and exit win) and every edge ever seen, True while live."""
+    document = _read_json(path, required=True)
+    if not isinstance(document, dict) or not isinstance(document.get("graph"), list):
+        raise InputError([Problem(str(path), "$.graph", f"expected spigo's graph JSON with a list; {RERUN}")])
+    nodes: dict[str, dict[str, Any]] = {}
+    edges: dict[tuple[str, str], bool] = {}
+    edge_pairs: dict[str, tuple[str, str]] = {}
+    for element in document["graph"]:
+        if not isinstance(element, dict):
+            continue
+        if "node" in element:
+            name = str(element["node"])
+            metadata = str(element.get("metadata", ""))
+            node = nodes.setdefault(name, _node(name))
+            node["package"] = str(element.get("package", element.get("service", "")))
+            node["ip"] = metadata.removeprefix("IP/") if metadata.startswith("IP/") else ""
+            node["exit"] = ""
+        elif "edge" in element:
+            pair = (str(element.get("source", "")), str(element.get("target", "")))
+            edges[pair] = True
+            edge_pairs[str(element["edge"])] = pair
+        elif "forget" in element:
+            pair = edge_pairs.get(str(element["forget"])) or (element.get("source"), element.get("target"))
+            if pair in edges:
+                edges[pair] = False
+        elif "done" in element and str(element["done"]) in nodes:
+            nodes[str(element["done"])]["exit"] = str(element.get("exit", ""))
+    header = {key: str(document.get(key, "")) for key in ("arch", "version", "args", "date")}
+    known = {pair: live for pair, live in edges.items() if pair[0] in nodes and pair[1] in nodes}
+    return header, nodes, known
+
+
+def _node(name: str) -> dict[str, Any]:
+    """A graph name is arch.region.zone.instance (or, with -f, arch.region.zone.service.package)."""
+    parts = name.split(".")
+    label = parts[3] if len(parts) > 3 else name
+    return {
+        "name": name,
+        "region": parts[1] if len(parts) > 2 else "*",
+        "zone": parts[2] if len(parts) > 2 else "*",
+        "service": re.sub(r"\d+$", "", label) or label,
+        "version": "",
+        "requests": None,
+        "errors": None,
+    }
+
+
+def _short(full: str) -> str:
+    parts = full.split(".")
+    return ".".join([*parts[:3], parts[INSTANCE]]) if len(parts) > INSTANCE else full
+
+
+def _versions_from_events(events: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
+    """Instance short name -> (service, version), from events that name one version and its instances."""
+    out: dict[str, tuple[str, str]] = {}
+    for event in events:
+        versions = event.get("versions") or []
+        if len(versions) != 1:
+            continue
+        for full in event.get("instances") or []:
+            parts = str(full).split(".")
+            service = parts[SERVICE] if len(parts) > SERVICE else str(event.get("service", ""))
+            out.setdefault(_short(str(full)), (service, str(versions[0])))
+    return out
+
+
+def _annotate(nodes: dict[str, dict[str, Any]], versions: dict[str, tuple[str, str]], spans: list) -> None:
+    """Versions from events; request and error counts per instance from the SERVER spans of the flows."""
+    for name, (service, version) in versions.items():
+        if name in nodes:
+            nodes[name]["service"] = service or nodes[name]["service"]
+            nodes[name]["version"] = version
+    served: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
+    for span in spans:
+        tags = span.get("tags") or {}
+        full = str(tags.get("service.instance.id", ""))
+        if span.get("kind") != "SERVER" or not full:
+            continue
+        short = _short(full)
+        served[short] += 1
+        if "error" in tags:
+            failed[short] += 1
+        parts = full.split(".")
+        if short in nodes and len(parts) > SERVICE:
+            nodes[short]["service"] = parts[SERVICE]
+            nodes[short]["version"] = nodes[short]["version"] or str(tags.get("service.version", ""))
+    if spans:
+        for name, node in nodes.items():
+            node["requests"] = served[name]
+            node["errors"] = failed[name]
+
+
+def _graph_view(
+    header: dict[str, str], nodes: dict[str, dict[str, Any]], edges: dict[tuple[str, str], bool]
+) -> dict[str, Any]:
+    degree: Counter[str] = Counter()
+    for source, target in edges:
+        degree[source] += 1
+        degree[target] += 1
+    view: dict[str, Any] = {**header, "instances": len(nodes), "aggregated": len(nodes) > AGGREGATE_ABOVE}
+    if not view["aggregated"]:
+        index = {name: i for i, name in enumerate(nodes)}
+        view["nodes"] = [{**node, "degree": degree[name], "count": 1} for name, node in nodes.items()]
+        view["edges"] = [[index[s], index[t], live] for (s, t), live in edges.items()]
+        return view
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    position: dict[tuple[str, str, str], int] = {}
+    group_of: dict[str, int] = {}
+    for name, node in nodes.items():
+        key = (node["service"], node["region"], node["zone"])
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = {
+                "name": f"{node['service']} in {node['region']}/{node['zone']}",
+                **{k: node[k] for k in ("region", "zone", "service", "package")},
+                "count": 0, "exits": Counter(), "versions": Counter(), "requests": None, "errors": None,
+            }  # fmt: skip
+            position[key] = len(position)
+        group_of[name] = position[key]
+        group["count"] += 1
+        if node["exit"] and node["exit"] != "normal":
+            group["exits"][node["exit"]] += 1
+        if node["version"]:
+            group["versions"][node["version"]] += 1
+        if node["requests"] is not None:
+            group["requests"] = (group["requests"] or 0) + node["requests"]
+            group["errors"] = (group["errors"] or 0) + node["errors"]
+    pairs = {(group_of[s], group_of[t]): live for (s, t), live in edges.items() if group_of[s] != group_of[t]}
+    group_degree: Counter[int] = Counter()
+    for source, target in pairs:
+        group_degree[source] += 1
+        group_degree[target] += 1
+    view["nodes"] = [
+        {**g, "exits": dict(g["exits"]), "versions": dict(g["versions"]), "degree": group_degree[i],
+         "version": max(g["versions"], key=g["versions"].get) if g["versions"] else "", "exit": "", "ip": ""}
+        for i, g in enumerate(groups.values())
+    ]  # fmt: skip
+    view["edges"] = [[s, t, live] for (s, t), live in pairs.items()]
+    return view
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    try:
+        with path.open(encoding="utf-8") as lines:
+            yield from enumerate(lines, start=1)
+    except OSError as exc:
+        raise InputError([Problem(str(path), "", f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise InputError([Problem(str(path), "", f"not UTF-8 text; {RERUN}")]) from None
+
+
+def _read_events(path: Path) -> list[dict[str, Any]]:
+    """Every line of events.jsonl, in file order: the page draws one mark per line."""
+    if not path.is_file():
+        return []
+    events = []
+    for number, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+            if not isinstance(event, dict):
+                raise ValueError("not a JSON object")
+            event["at"] = float(event["at"])
+            event["kind"] = str(event["kind"])
+        except (ValueError, KeyError, TypeError) as exc:
+            problem = f"not an event ({exc!s}): each line is a JSON object with `at` and `kind`; {RERUN}"
+            raise InputError([Problem(f"{path}:{number}", "", problem)]) from None
+        events.append(event)
+    return events
+
+
+def _read_series(path: Path) -> dict[str, Any] | None:
+    """Per service and version, one point per second summed over zones: requests, errors, p50, p99.
+
+    Zones' p50s are averaged weighted by requests and their p99s take the maximum: the series file
+    holds quantiles, not the samples, so this is the closest reading, and the page says so.
+    """
+    if not path.is_file():
+        return None
+    rows: dict[tuple[str, str, int], list[float]] = {}
+    lines = _lines(path)
+    _, head = next(lines, (1, ""))
+    if head.strip().split(",") != list(SERIES_FIELDS):
+        problem = f"expected the header {','.join(SERIES_FIELDS)}; {RERUN}"
+        raise InputError([Problem(f"{path}:1", "", problem)])
+    for number, row in enumerate(csv.reader(line for _, line in lines), start=2):
+        if not row:
+            continue
+        try:
+            second, service, version, _zone, requests, errors, p50, p99 = row
+            key = (service, version, int(second))
+            point = rows.setdefault(key, [0, 0, 0.0, 0.0])
+            n = int(requests)
+            point[0] += n
+            point[1] += int(errors)
+            point[2] += float(p50) * n
+            point[3] = max(point[3], float(p99))
+        except ValueError as exc:
+            problem = f"bad row ({exc}): {len(SERIES_FIELDS)} fields, numbers where the header says; {RERUN}"
+            raise InputError([Problem(f"{path}:{number}", "", problem)]) from None
+    totals: Counter[str] = Counter()
+    services: dict[str, dict[str, list[list[float]]]] = defaultdict(lambda: defaultdict(list))
+    for (service, version, second), (n, errors, p50_sum, p99) in sorted(rows.items()):
+        totals[service] += int(n)
+        services[service][version].append([second, n, errors, round(p50_sum / n, 3) if n else 0, p99])
+    charted = [service for service, _ in totals.most_common(CHART_SERVICES)]
+    return {
+        "services": {service: dict(services[service]) for service in charted},
+        "omitted": len(totals) - len(charted),
+        "seconds": max((second for _, _, second in rows), default=0) + 1,
+    }
+
+
+def _epoch(stamp: str) -> float | None:
+    """RFC 3339 (graph.json's `date`, nanoseconds allowed) as epoch seconds."""
+    match = re.fullmatch(r"(.+?T[\d:]+)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", stamp)
+    if not match:
+        return None
+    whole, fraction, zone = match.groups()
+    try:
+        seconds = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone)).timestamp()
+    except ValueError:
+        return None
+    return seconds + (float(f"0.{fraction}") if fraction else 0.0)
+
+
+def pick_traces(spans: list[dict[str, Any]], events: list[dict[str, Any]], start: float | None) -> dict:
+    """The slowest trace, the slowest failed one, and one in flight during the first deploy event."""
+    traces: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for span in spans:
+        if isinstance(span.get("timestamp"), int) and isinstance(span.get("duration"), int):
+            traces[str(span.get("traceId", ""))].append(span)
+    bounds = {
+        trace_id: (min(s["timestamp"] for s in group), max(s["timestamp"] + s["duration"] for s in group))
+        for trace_id, group in traces.items()
+    }
+    by_length = sorted(bounds, key=lambda t: (bounds[t][0] - bounds[t][1], t))
+    picked: list[tuple[str, str]] = []
+    if by_length:
+        picked.append(("slowest", by_length[0]))
+    failed = next((t for t in by_length if any("error" in (s.get("tags") or {}) for s in traces[t])), None)
+    if failed is not None:
+        picked.append(("failed", failed))
+    deploys = [e["at"] for e in events if e["kind"] in DEPLOY_KINDS]
+    if deploys and start is not None:
+        moment = (start + min(deploys)) * 1_000_000
+        after = sorted((t for t in bounds if bounds[t][1] >= moment), key=lambda t: (bounds[t][0], t))
+        across = next((t for t in after if bounds[t][0] <= moment), after[0] if after else None)
+        if across is not None:
+            picked.append(("across the first deploy", across))
+    return {
+        "total": len(traces),
+        "shown": [_trace(label, trace_id, traces[trace_id]) for label, trace_id in picked],
+    }
+
+
+def _trace(label: str, trace_id: str, spans: list[dict[str, Any]]) -> dict[str, Any]:
+    """A waterfall: spans depth-first from the root, times in ms from the trace's start."""
+    ids = {s.get("id") for s in spans}
+    children: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for span in sorted(spans, key=lambda s: (s["timestamp"], str(s.get("id")))):
+        children[span.get("parentId") if span.get("parentId") in ids else None].append(span)
+    begin = min(s["timestamp"] for s in spans)
+    rows: list[dict[str, Any]] = []
+    stack = [(span, 0) for span in reversed(children[None])]
+    while stack and len(rows) < MAX_TRACE_SPANS:
+        span, depth = stack.pop()
+        tags = span.get("tags") or {}
+        rows.append({
+            "name": str(span.get("name", "")),
+            "service": str((span.get("localEndpoint") or {}).get("serviceName", "")),
+            "kind": str(span.get("kind", "")),
+            "depth": depth,
+            "start_ms": (span["timestamp"] - begin) / 1000,
+            "ms": span["duration"] / 1000,
+            "error": str(tags["error"]) if "error" in tags else "",
+            "instance": str(tags.get("service.instance.id", "")),
+        })  # fmt: skip
+        stack.extend((child, depth + 1) for child in reversed(children[span.get("id")]))
+    end = max(s["timestamp"] + s["duration"] for s in spans)
+    return {"label": label, "id": trace_id, "spans": len(spans), "ms": (end - begin) / 1000, "rows": rows}

@@ -1,0 +1,222 @@
+"""The run report without a browser: what load_run reads, the embedding, the vendored d3, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from nanoservices.cli import app
+from nanoservices.outputs import report, report_data
+from nanoservices.outputs.graph_json import read_graph_json
+from nanoservices.problems import InputError
+from support.run_dir import DEPLOY_AT, HOSTILE, T0, Expected, write_large_graph, write_planned_run
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Expected]:
+    out = tmp_path_factory.mktemp("planned")
+    return out, write_planned_run(out)
+
+
+def invoke(*args: str) -> Result:
+    return runner.invoke(app, list(args))
+
+
+def assert_one_line_refusal(result: Result, *words: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_graph_has_every_node_with_versions_and_exits_from_the_run(planned: tuple[Path, Expected]) -> None:
+    out, expected = planned
+    graph = report_data.load_run(out)["graph"]
+    assert not graph["aggregated"]
+    nodes = {n["name"]: n for n in graph["nodes"]}
+    assert set(nodes) == set(read_graph_json(out / "graph.json").nodes) == expected.nodes
+    assert {name: n["version"] for name, n in nodes.items() if n["version"]} == expected.versions
+    assert {name: n["exit"] for name, n in nodes.items() if n["exit"] != "normal"} == expected.exits
+    assert {nodes[name]["service"] for name in expected.versions} == {"homepage"}
+
+
+def test_request_counts_per_instance_are_the_server_spans_of_the_flows(
+    planned: tuple[Path, Expected],
+) -> None:
+    out, _ = planned
+    spans = json.loads((out / "zipkin.json").read_text())
+    fields = [s["tags"]["service.instance.id"].split(".") for s in spans]
+    shorts = [".".join([*f[:3], f[4]]) for f in fields]  # arch.region.zone.instance
+    served = Counter(shorts)
+    failed = Counter(name for name, s in zip(shorts, spans, strict=True) if "error" in s["tags"])
+    nodes = report_data.load_run(out)["graph"]["nodes"]
+    assert {n["name"]: n["requests"] for n in nodes if n["requests"]} == dict(served)
+    assert {n["name"]: n["errors"] for n in nodes if n["errors"]} == dict(failed)
+    assert sum(n["requests"] for n in nodes) == len(spans)
+
+
+def test_series_sum_zones_per_second_service_and_version(planned: tuple[Path, Expected]) -> None:
+    out, _ = planned
+    with (out / "timeseries.csv").open() as rows:
+        table = list(csv.DictReader(rows))
+    expected: Counter[tuple[str, str, int]] = Counter()
+    for row in table:
+        expected[(row["service"], row["version"], int(row["second"]))] += int(row["requests"])
+    series = report_data.load_run(out)["series"]
+    got = {
+        (service, version, int(point[0])): point[1]
+        for service, versions in series["services"].items()
+        for version, points in versions.items()
+        for point in points
+    }
+    charted = set(series["services"])
+    assert got == {key: n for key, n in expected.items() if key[0] in charted}
+    assert len(charted) + series["omitted"] == len({row["service"] for row in table})
+    assert series["seconds"] == 1 + max(int(row["second"]) for row in table)
+
+
+def test_traces_are_the_slowest_a_failed_one_and_one_across_the_deploy(
+    planned: tuple[Path, Expected],
+) -> None:
+    out, _ = planned
+    spans = json.loads((out / "zipkin.json").read_text())
+    by_trace: dict[str, list[dict]] = {}
+    for span in spans:
+        by_trace.setdefault(span["traceId"], []).append(span)
+    bounds = {
+        t: (min(s["timestamp"] for s in group), max(s["timestamp"] + s["duration"] for s in group))
+        for t, group in by_trace.items()
+    }
+    shown = {t["label"]: t for t in report_data.load_run(out)["traces"]["shown"]}
+    assert list(shown) == ["slowest", "failed", "across the first deploy"]
+    slowest = shown["slowest"]
+    assert slowest["ms"] == max(end - start for start, end in bounds.values()) / 1000
+    assert slowest["ms"] == (bounds[slowest["id"]][1] - bounds[slowest["id"]][0]) / 1000
+    assert any(s["error"] for s in shown["failed"]["rows"])
+    assert any("error" in s.get("tags", {}) for s in by_trace[shown["failed"]["id"]])
+    moment = (T0 + DEPLOY_AT) * 1_000_000
+    start, end = bounds[shown["across the first deploy"]["id"]]
+    assert start <= moment <= end or start == min(s for s, e in bounds.values() if e >= moment)
+    for trace in shown.values():
+        assert len(trace["rows"]) == trace["spans"] == len(by_trace[trace["id"]])
+        assert trace["rows"][0]["depth"] == 0
+
+
+def test_above_the_limit_the_graph_is_one_node_per_service_and_zone(tmp_path: Path) -> None:
+    expected = write_large_graph(tmp_path, instances=report_data.AGGREGATE_ABOVE + 1, services=7)
+    graph = report_data.load_run(tmp_path)["graph"]
+    assert graph["aggregated"]
+    assert graph["instances"] == len(expected.nodes) == report_data.AGGREGATE_ABOVE + 1
+    assert {(n["service"], n["region"], n["zone"]) for n in graph["nodes"]} == expected.groups
+    assert len(graph["nodes"]) == len(expected.groups)
+    assert sum(n["count"] for n in graph["nodes"]) == len(expected.nodes)
+
+
+def test_at_the_limit_every_instance_is_drawn(tmp_path: Path) -> None:
+    expected = write_large_graph(tmp_path, instances=report_data.AGGREGATE_ABOVE, services=7)
+    graph = report_data.load_run(tmp_path)["graph"]
+    assert not graph["aggregated"]
+    assert len(graph["nodes"]) == len(expected.nodes)
+
+
+def test_embedded_json_cannot_close_its_script_block(planned: tuple[Path, Expected]) -> None:
+    out, _ = planned
+    page = report.render(report_data.load_run(out))
+    block = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S)
+    assert block is not None
+    assert "<" not in block.group(1)
+    events = json.loads(block.group(1))["events"]
+    assert [e for e in events if e.get("note") == HOSTILE]
+    assert page.count("<script") == 3  # data, vendored d3, the report's own script
+
+
+def test_the_page_holds_every_vendored_module_and_loads_nothing(planned: tuple[Path, Expected]) -> None:
+    out, _ = planned
+    page = report.render(report_data.load_run(out))
+    for name in report.D3_MODULES:
+        script = (report.VENDOR / name / f"{name}.min.js").read_text()
+        assert script.startswith(f"// https://d3js.org/{name}/ v")
+        assert script in page
+    assert "default-src 'none'" in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
+
+
+def test_vendor_directory_is_exactly_the_listed_modules_with_licences() -> None:
+    directories = {p.name for p in report.VENDOR.iterdir() if p.is_dir()}
+    assert directories == set(report.D3_MODULES)
+    for name in report.D3_MODULES:
+        assert sorted(p.name for p in (report.VENDOR / name).iterdir()) == ["LICENSE", f"{name}.min.js"]
+        assert "Permission to use, copy, modify" in (report.VENDOR / name / "LICENSE").read_text()
+        assert "</script" not in (report.VENDOR / name / f"{name}.min.js").read_text().lower()
+
+
+def test_optional_files_may_be_absent(tmp_path: Path) -> None:
+    write_large_graph(tmp_path, instances=5, services=2)
+    data = report_data.load_run(tmp_path)
+    assert (data["events"], data["series"], data["histograms"], data["traces"]) == ([], None, None, None)
+    assert data["files"] == ["graph.json", "summary.json"]
+
+
+def test_cli_writes_the_report_and_says_where(planned: tuple[Path, Expected]) -> None:
+    out, _ = planned
+    (out / "report.html").unlink(missing_ok=True)
+    result = invoke("report", str(out))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"wrote {out / 'report.html'}\n"
+    assert (out / "report.html").read_text().startswith("<!doctype html>")
+
+
+def test_cli_refuses_a_missing_directory(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    assert_one_line_refusal(invoke("report", str(missing)), str(missing), "no such run directory")
+
+
+@pytest.mark.parametrize("absent", ["summary.json", "graph.json"])
+def test_cli_refuses_a_run_without_a_required_file(tmp_path: Path, absent: str) -> None:
+    write_large_graph(tmp_path, instances=5, services=2)
+    (tmp_path / absent).unlink()
+    assert_one_line_refusal(invoke("report", str(tmp_path)), str(tmp_path / absent), "missing")
+    assert not (tmp_path / "report.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        ("graph.json", '{"version": "spigo-0.4", "graph": [', "graph.json: not JSON"),
+        ("summary.json", "[1, 2]", "summary.json: expected a JSON object"),
+        ("zipkin.json", '{"spans": 1}', "zipkin.json: expected a list of spans"),
+        ("histograms.json", "{", "histograms.json: not JSON"),
+        ("events.jsonl", '{"at": 1, "kind": "promote"}\n{"at": "soon"}\n', "events.jsonl:2: not an event"),
+        ("timeseries.csv", "second,service\n", "timeseries.csv:1: expected the header"),
+        (
+            "timeseries.csv",
+            ",".join(report_data.SERIES_FIELDS) + "\n1,a,v1,z,x,0,1,2\n",
+            "timeseries.csv:2: bad row",
+        ),
+    ],
+)
+def test_cli_refuses_a_corrupt_file_naming_it(tmp_path: Path, name: str, text: str, where: str) -> None:
+    write_large_graph(tmp_path, instances=5, services=2)
+    (tmp_path / name).write_text(text)
+    assert_one_line_refusal(invoke("report", str(tmp_path)), str(tmp_path / where.split(":")[0]) + ":" +
+                            where.split(":", 1)[1], "rerun")  # fmt: skip
+
+
+def test_write_report_raises_input_error_for_callers(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        report.write_report(tmp_path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{tmp_path / 'summary.json'}: missing; it is written by `nanoservices run`; "
+        "pass the --out directory of a finished run"
+    ]

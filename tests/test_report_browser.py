@@ -1,0 +1,188 @@
+"""report.html in a real browser: headless Chromium over the DevTools protocol (tests/support/cdp.py).
+
+The page is loaded from file:// and must log no error, request nothing but itself, draw one graph
+node per instance (or per service and zone when aggregated) and one timeline mark per event line.
+Screenshots go to the test's tmp dir and to runs/ for a person to look at. Set
+NANOSERVICES_REPORT_RUN=<run dir> to check a real run's directory as well.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nanoservices.outputs.graph_json import read_graph_json
+from nanoservices.outputs.report import write_report
+from support.cdp import Browser, chromium_path
+from support.run_dir import Expected, write_large_graph, write_planned_run
+
+pytestmark = pytest.mark.skipif(
+    chromium_path() is None,
+    reason="chromium is not installed: `apt-get install chromium` (.ci/run does) to run the browser tests",
+)
+RUNS = Path(__file__).resolve().parent.parent / "runs"
+DESKTOP = (1600, 1000)
+LAPTOP = (1280, 800)
+
+
+@dataclass
+class Page:
+    errors: list[str]
+    requests: list[str]
+    state: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    chrome = Browser(tmp_path_factory.mktemp("chromium-profile"))
+    for domain in ("Runtime", "Log", "Network", "Page"):
+        chrome.page(f"{domain}.enable")
+    yield chrome
+    chrome.close()
+
+
+def load(browser: Browser, page: Path, size: tuple[int, int], screenshot: Path | None = None) -> Page:
+    """Open the page at a viewport size; every error and request from navigation to load is collected."""
+    width, height = size
+    browser.page(
+        "Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False
+    )
+    browser.events.clear()
+    browser.page("Page.navigate", url=page.as_uri())
+    browser.wait_for("Page.loadEventFired")
+    state = browser.evaluate(
+        """({
+          report: window.nanoservicesReport || null,
+          nodes: document.querySelectorAll("#graph circle.node").length,
+          events: document.querySelectorAll("#timeline g.event").length,
+          aggregatedNote: document.getElementById("graph-note").textContent,
+          scrollWidth: document.documentElement.scrollWidth,
+          escaped: window.escaped || 0,
+          strokes: Object.fromEntries(Array.from(document.querySelectorAll("#graph circle.node"),
+            (c) => [c.dataset.name, getComputedStyle(c).stroke])),
+          sections: ["graph", "timeline", "charts", "histograms", "traces"].map(
+            (id) => [id, document.getElementById(id).getBoundingClientRect().height]),
+        })"""
+    )
+    if screenshot is not None:
+        browser.screenshot(screenshot)
+    errors, requests = [], []
+    for event in browser.events:
+        method, params = event["method"], event.get("params", {})
+        if method == "Runtime.exceptionThrown":
+            errors.append(str(params["exceptionDetails"]))
+        elif method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert", "warning"):
+            errors.append(" ".join(str(a.get("value", a.get("description"))) for a in params["args"]))
+        elif method == "Log.entryAdded" and params["entry"]["level"] in ("error", "warning"):
+            errors.append(params["entry"]["text"])
+        elif method == "Network.requestWillBeSent":
+            requests.append(params["request"]["url"])
+    return Page(errors, requests, state)
+
+
+def assert_clean(page: Page, report: Path) -> None:
+    assert page.errors == []
+    assert page.requests == [report.as_uri()]
+    assert page.state["report"]["ready"] is True
+    assert page.state["escaped"] == 0
+
+
+def event_lines(run: Path) -> int:
+    events = run / "events.jsonl"
+    return sum(1 for line in events.read_text().splitlines() if line.strip()) if events.exists() else 0
+
+
+def keep(screenshot: Path, name: str) -> None:
+    RUNS.mkdir(exist_ok=True)
+    shutil.copyfile(screenshot, RUNS / name)
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Expected]:
+    out = tmp_path_factory.mktemp("planned-run")
+    expected = write_planned_run(out)
+    write_report(out)
+    return out, expected
+
+
+def test_a_planned_run_renders_every_node_and_event_and_fetches_nothing(
+    browser: Browser, planned: tuple[Path, Expected], tmp_path: Path
+) -> None:
+    out, expected = planned
+    report = out / "report.html"
+    shot = tmp_path / "report-1600x1000.png"
+    page = load(browser, report, DESKTOP, shot)
+    assert_clean(page, report)
+    assert page.state["nodes"] == len(read_graph_json(out / "graph.json").nodes) == len(expected.nodes)
+    assert page.state["events"] == event_lines(out) == expected.events
+    assert all(height > 0 for _, height in page.state["sections"]), page.state["sections"]
+    strokes = page.state["strokes"]
+    by_version = {v: {strokes[n] for n, seen in expected.versions.items() if seen == v} for v in ("v1", "v2")}
+    plain = {strokes[n] for n in expected.nodes - expected.versions.keys()}
+    assert [len(by_version["v1"]), len(by_version["v2"]), len(plain)] == [1, 1, 1]  # one ring colour each
+    assert len(by_version["v1"] | by_version["v2"] | plain) == 3  # versions told apart from each other
+    assert shot.stat().st_size > 0
+    keep(shot, "report-screenshot.png")
+
+
+def test_the_page_fits_a_laptop_screen_without_sideways_scrolling(
+    browser: Browser, planned: tuple[Path, Expected], tmp_path: Path
+) -> None:
+    out, expected = planned
+    report = out / "report.html"
+    shot = tmp_path / "report-1280x800.png"
+    page = load(browser, report, LAPTOP, shot)
+    assert_clean(page, report)
+    assert page.state["scrollWidth"] == LAPTOP[0]
+    assert page.state["nodes"] == len(expected.nodes)
+    keep(shot, "report-screenshot-laptop.png")
+
+
+def test_ten_thousand_instances_render_aggregated_per_service_and_zone(
+    browser: Browser, tmp_path: Path
+) -> None:
+    expected = write_large_graph(tmp_path, instances=10_000, services=50)
+    report = write_report(tmp_path)
+    shot = tmp_path / "report-10000.png"
+    page = load(browser, report, DESKTOP, shot)
+    assert_clean(page, report)
+    assert page.state["nodes"] == len(expected.groups) == 150
+    assert page.state["aggregatedNote"].startswith("Aggregated: 10,000 instances are more than 2,000")
+    assert page.state["events"] == 0
+    keep(shot, "report-screenshot-10000.png")
+
+
+def test_the_checks_see_errors_and_blocked_loads(browser: Browser, planned: tuple[Path, Expected]) -> None:
+    """The harness itself: a page that throws, logs an error and tries to load an image is caught."""
+    out, _ = planned
+    bad = out / "bad.html"
+    page_text = (out / "report.html").read_text()
+    image = '<img src="file:///nonexistent.png">'
+    extra = image + '<script>console.error("logged"); throw new Error("thrown");</script>'
+    bad.write_text(page_text.replace("</body>", extra + "</body>"))
+    page = load(browser, bad, DESKTOP)
+    assert any("logged" in error for error in page.errors)
+    assert any("thrown" in error for error in page.errors)
+    assert any("Content Security Policy" in error and "nonexistent.png" in error for error in page.errors)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("NANOSERVICES_REPORT_RUN"), reason="set NANOSERVICES_REPORT_RUN=<run dir>"
+)
+def test_a_real_run_directory(browser: Browser, tmp_path: Path) -> None:
+    run = Path(os.environ["NANOSERVICES_REPORT_RUN"])
+    report = write_report(run)
+    shot = tmp_path / "report-run.png"
+    page = load(browser, report, DESKTOP, shot)
+    assert_clean(page, report)
+    graph = read_graph_json(run / "graph.json")
+    if len(graph.nodes) <= 2_000:
+        assert page.state["nodes"] == len(graph.nodes)
+    assert page.state["events"] == event_lines(run)
+    keep(shot, "report-screenshot-run.png")
