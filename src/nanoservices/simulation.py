@@ -64,7 +64,22 @@ def run(
             result = _wait(ray, result_ref, STOP_GRACE, report)
         finally:
             ray.kill(supervisor, no_restart=True)
-    return summarise(plan, config, result, time.time() - started_at)
+    summary = summarise(plan, config, result, time.time() - started_at)
+    _write_report(summary, Path(str(config.out_dir)), on_progress)
+    return summary
+
+
+def _write_report(summary: RunSummary, out: Path, on_progress: Callable[[str], None] | None) -> None:
+    """report.html beside the other files; a run whose files cannot make a page still succeeds."""
+    from nanoservices.outputs.report import write_report
+
+    try:
+        summary.files.append(str(write_report(out)))
+    except InputError as exc:
+        if on_progress is not None:
+            on_progress(f"report.html not written: {exc}")
+        return
+    summary.write(out / "summary.json")
 
 
 class _ProgressReporter:

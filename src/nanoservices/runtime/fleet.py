@@ -19,21 +19,11 @@ from nanoservices.plan import Growth, InstanceSpec
 from nanoservices.registry import STARTING
 from nanoservices.runtime.host import registries_in_scope
 from nanoservices.runtime.placement import host_setups
-from nanoservices.scenario.actions import VersionBehaviour
 from nanoservices.scenario.events import Event
 from nanoservices.scenario.judge import Window
 
 if TYPE_CHECKING:
     from nanoservices.runtime.supervisor import Supervisor
-
-
-def overlay(base: VersionBehaviour | None, version: VersionBehaviour) -> VersionBehaviour:
-    if base is None:
-        return version
-    return VersionBehaviour(
-        latency=version.latency if version.latency is not None else base.latency,
-        errors=version.errors if version.errors is not None else base.errors,
-    )
 
 
 class RayFleet:
@@ -70,7 +60,7 @@ class RayFleet:
         specs = [self._growth.like(spec, version) for spec in like]
         behaviour = self._versions.get((specs[0].service, version)) if specs else None
         if behaviour is not None:  # the version's profile; what it leaves out stays as the architecture says
-            specs = [replace(spec, profile=overlay(spec.profile, behaviour)) for spec in specs]
+            specs = [replace(spec, profile=behaviour.over(spec.profile)) for spec in specs]
         setups = host_setups(sup.plan, sup.config, specs, first=len(sup.hosts))
         await sup.add_hosts(setups, STARTING)
         return specs

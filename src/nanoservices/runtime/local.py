@@ -9,18 +9,21 @@ deliveries to it fail as they do after `ray.kill`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from nanoservices.chaos import Kill, kill_instance
 from nanoservices.config import RunConfig
 from nanoservices.outputs.records import DoneRecord, ExitReason, GraphRecord
-from nanoservices.plan import DeploymentPlan, InstanceSpec
-from nanoservices.registry import Change, Entry, RegistryState, Shares
+from nanoservices.plan import DeploymentPlan, Growth, InstanceSpec
+from nanoservices.registry import STARTING, Change, Entry, RegistryState, Shares
 from nanoservices.runtime.delays import RESOLUTION
-from nanoservices.runtime.host import HostCore, HostDied, registries_in_scope
+from nanoservices.runtime.host import HostCore, HostDied, HostSetup, registries_in_scope
 from nanoservices.runtime.instance import InstanceRuntime
 from nanoservices.runtime.placement import host_setups, placement_of
 from nanoservices.runtime.stats import add_stats
+from nanoservices.scenario.actions import VersionBehaviour
+from nanoservices.scenario.events import Event
+from nanoservices.scenario.judge import Window
 
 
 class LocalPeers:
@@ -57,21 +60,48 @@ class LocalPeers:
     async def record(self, records: list[GraphRecord]) -> None:
         self.records.extend(records)
 
+    def set_status(self, names: list[str], status: str) -> None:
+        for registry in self.registries:  # what replication within each region amounts to
+            registry.set_status(names, status)
+
+    def set_shares(self, service: str, shares: Shares) -> None:
+        for registry in self.registries:
+            registry.set_shares(service, shares)
+
 
 class LocalRun:
     """A whole run's hosts in this process; drive it step by step from a coroutine."""
 
-    def __init__(self, plan: DeploymentPlan, config: RunConfig) -> None:
+    def __init__(
+        self, plan: DeploymentPlan, config: RunConfig, clock: Callable[[], float] | None = None
+    ) -> None:
         self.plan = plan
         self.config = config
+        self._clock = clock
         setups = host_setups(plan, config)
         self.placements = [setup.specs for setup in setups]
-        self.hosts = [HostCore(setup) for setup in setups]
+        self.hosts = [self._host(setup) for setup in setups]
         self.peers = LocalPeers(plan, self.hosts)
-        placement = placement_of(setups)
+        self.placement = placement_of(setups)  # one table every host reads, so growing it reaches all
         for host in self.hosts:
-            host.wire(placement, self.peers)
+            host.wire(self.placement, self.peers)
         self.killed_counts: list[dict[str, object]] = []
+        self.started_at = 0.0
+
+    def _host(self, setup: HostSetup) -> HostCore:
+        return HostCore(setup) if self._clock is None else HostCore(setup, clock=self._clock)
+
+    async def add_hosts(self, setups: list[HostSetup], status: str) -> None:
+        """A deploy's new server group, as the Ray supervisor adds it: new hosts, registered with
+        `status`, discovering, started on the run's clock."""
+        added = [self._host(setup) for setup in setups]
+        self.hosts.extend(added)  # the peers share this list
+        self.placement.update(placement_of(setups))
+        for host in added:
+            host.wire(self.placement, self.peers)
+            await host.register_all(status)
+            await host.poll_once()
+            host.start_instances(self.config.poll_interval, background=False, started_at=self.started_at)
 
     def instance(self, name: str) -> InstanceRuntime:
         for host in self.hosts:
@@ -86,7 +116,7 @@ class LocalRun:
         """Register, discover, start; without traffic timers a test ticks the sources itself."""
         await asyncio.gather(*(h.register_all() for h in self.hosts))
         await self.poll()
-        started_at = self.hosts[0].clock()  # one second 0 for every host's series
+        started_at = self.started_at = self.hosts[0].clock()  # one second 0 for every host's series
         for host in self.hosts:
             host.start_instances(self.config.poll_interval, background=False, started_at=started_at)
             if not traffic_timers:
@@ -159,3 +189,80 @@ class LocalRun:
                 await self.peers.deregister(registry, [spec.name])
         now = self.hosts[0].clock()
         await self.peers.record([DoneRecord(s.name, reason, now) for s in specs])
+
+
+class LocalFleet:
+    """scenario.asgard.Fleet for an in-process run on simulated time: waiting `s` seconds is
+    `s * rate` traffic ticks, each settled, so deploys are exact and fast in tests."""
+
+    def __init__(
+        self, run: LocalRun, versions: dict[tuple[str, str], VersionBehaviour] | None = None
+    ) -> None:
+        self.run = run
+        self.t = 0.0  # simulated seconds since the traffic started
+        self.events: list[Event] = []
+        self.ticks = 0
+        self._growth = Growth(run.plan.instances)
+        self._versions = versions or {}
+        self._sources = [s.name for s in run.plan.instances if s.package == "denominator"]
+        self.stopped: list[tuple[str, ExitReason]] = []
+        run._clock = self.clock  # every host, and every host a deploy adds, lives on simulated time
+        for host in run.hosts:
+            host.clock = self.clock
+
+    def now(self) -> float:
+        return self.t
+
+    def clock(self) -> float:
+        """The hosts' clock: the run's simulated time."""
+        return self.t
+
+    async def wait(self, seconds: float) -> bool:
+        step = self.run.config.behaviour_settings.request_interval
+        for _ in range(max(0, round(seconds / step))):
+            self.t += step
+            self.ticks += 1
+            for name in self._sources:
+                self.run.instance(name).behaviour.tick()  # type: ignore[attr-defined]
+            await self.run.settle()
+            for host in self.run.hosts:
+                host.expire_due(self.t)
+        return True
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+    async def start_group(self, like: Sequence[InstanceSpec], version: str) -> list[InstanceSpec]:
+        from dataclasses import replace
+
+        specs = [self._growth.like(spec, version) for spec in like]
+        behaviour = self._versions.get((specs[0].service, version))
+        if behaviour is not None:
+            specs = [replace(spec, profile=behaviour.over(spec.profile)) for spec in specs]
+        run = self.run
+        await run.add_hosts(host_setups(run.plan, run.config, specs, first=len(run.hosts)), STARTING)
+        return specs
+
+    async def set_status(self, specs: Sequence[InstanceSpec], status: str) -> None:
+        self.run.peers.set_status([s.name for s in specs], status)
+
+    async def set_shares(self, service: str, shares: dict[str, float]) -> None:
+        self.run.peers.set_shares(service, shares)
+
+    async def refresh(self) -> None:
+        await self.run.poll()
+
+    async def stop_group(self, specs: Sequence[InstanceSpec], reason: ExitReason) -> None:
+        for spec in specs:
+            await self.run.hosts[self.run.host_of(spec.name)].stop_instance(spec.name, reason)
+            self.stopped.append((spec.name, reason))
+
+    async def window(self, service: str, version: str, since: float) -> Window:
+        requests = errors = 0
+        latency: dict[int, int] = {}
+        for host in self.run.hosts:
+            n, e, h = host.served(service, version, int(since))
+            requests, errors = requests + n, errors + e
+            for bucket, count in h.items():
+                latency[bucket] = latency.get(bucket, 0) + count
+        return Window(requests, errors, latency)

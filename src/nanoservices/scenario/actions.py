@@ -191,6 +191,15 @@ class VersionBehaviour:
     latency: LatencyModel | None = None
     errors: ErrorRate | None = None
 
+    def over(self, base: VersionBehaviour | None) -> VersionBehaviour:
+        """This profile on top of the architecture's: what it leaves as None stays as the base says."""
+        if base is None:
+            return self
+        return VersionBehaviour(
+            latency=self.latency if self.latency is not None else base.latency,
+            errors=self.errors if self.errors is not None else base.errors,
+        )
+
 
 @dataclass(frozen=True)
 class Scenario:

@@ -228,6 +228,14 @@ class Asgard:
         if not old.specs and old in self.groups[service]:
             self.groups[service].remove(old)
 
+    def _merge(self, service: str, new: Group) -> None:
+        """A canary's promotion adds the rest of the new version to the canary's group."""
+        groups = self.groups[service]
+        first = next(g for g in groups if g.version == new.version)
+        if first is not new:
+            first.specs.extend(new.specs)
+            groups.remove(new)
+
     async def _highlander(self, action: Deploy, old: Group) -> None:
         """There can be only one: the new group starts, then every older group stops at once."""
         new = await self._new_group(action, old.specs)
