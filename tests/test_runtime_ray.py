@@ -193,3 +193,33 @@ def test_garbage_sent_to_a_live_hosts_port_is_refused_and_counted_while_the_run_
     assert summary.accounted and summary.requests_completed > 0  # type: ignore[attr-defined]
     assert not summary.hosts_died  # type: ignore[attr-defined]
     assert "none refused" not in summary.lines()[4]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("per_host", [1, 100])
+def test_red_black_deploy_on_ray_loses_nothing_and_retires_the_old_group(
+    ray_local: object, tmp_path: Path, tiny_arch: Path, per_host: int
+) -> None:
+    """The Ray supervisor's deploy: new host actors mid-run, Eureka statuses, the old group
+    retired; every request still completes and every hop still adds up."""
+    plan = expand(load_architecture(tiny_arch))
+    old = {s.node for s in plan.instances if s.service == "app"}
+    scenario = tmp_path / "deploy.yaml"
+    scenario.write_text(
+        "timeline:\n  - at: 1s\n    deploy: {service: app, version: v2, strategy: redblack, keep: 1s}\n"
+    )
+    out = tmp_path / "run"
+    summary = simulate(
+        ray_local, plan, out, instances_per_host=per_host, chaos=False, duration=10.0, poll_interval=0.25,
+        rate=20, scenario_file=scenario,
+    )  # fmt: skip
+    [deploy] = summary["deploys"]
+    assert deploy["outcome"] == "promoted" and deploy["strategy"] == "redblack"
+    assert summary["requests_failed"] == {} and summary["requests_completed"] > 0
+    graph = read_graph_json(out / "graph.json")
+    assert {node: graph.done[node] for node in old} == dict.fromkeys(old, "retired")
+    new = set(graph.nodes) - {s.node for s in plan.instances}
+    assert len(new) == len(old) and {graph.done[n] for n in new} == {"normal"}
+    kinds = [json.loads(line)["kind"] for line in (out / "events.jsonl").read_text().splitlines()]
+    assert kinds == ["deploy-start", "group-up", "traffic-shift", "group-stopped", "promote"]
+    assert set(summary["requests_by_version"]["app"]) == {"v1", "v2"}
+    assert (out / "report.html").exists()
