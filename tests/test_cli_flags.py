@@ -66,6 +66,7 @@ def test_plan_refuses_a_step_outside_migration_too() -> None:
 class FakeSummary:
     hosts_died: list[str] = field(default_factory=list)
     interrupted: bool = False
+    timeline_error: str = ""
 
     def lines(self) -> list[str]:
         return ["ran"]

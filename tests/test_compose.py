@@ -123,7 +123,7 @@ def test_converted_files_answer_every_request_in_process(path: Path) -> None:
             await run.settle()
         stats: dict[str, object] = {}
         for host in run.hosts:
-            add_stats(stats, host.stats.as_dict())
+            add_stats(stats, host.counts())
         puts = run.instance(source).behaviour._next_key - 1  # type: ignore[attr-defined]
         stores = [run.instance(s.name).behaviour for s in plan.instances if s.package == "store"]
         written = sum(len(store.data) - 1 for store in stores)  # type: ignore[attr-defined]
