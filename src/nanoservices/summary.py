@@ -61,6 +61,8 @@ class RunSummary:
     hops: list[dict[str, Any]] = field(default_factory=list)
     accounting_problems: list[str] = field(default_factory=list)
     unchecked_hosts: list[int] = field(default_factory=list)  # hosts whose counts died with them
+    # fsm: the opening moves the supervisor sent, how many the hosts counted delivered, in seconds
+    fsm: dict[str, float] | None = None
 
     @property
     def requests_failed_total(self) -> int:
@@ -151,7 +153,12 @@ class RunSummary:
             f"  graph: {self.nodes:,} nodes, {self.edges:,} edges, {self.forgets:,} forgets, "
             f"{self.done_records:,} done records",
         ]
-        if self.traffic_seconds:
+        if self.fsm is not None:
+            from nanoservices.runtime.fsm import delivered_line
+
+            fsm = self.fsm
+            out.append("  " + delivered_line(int(fsm["sent"]), int(fsm["delivered"]), fsm["seconds"]))
+        elif self.traffic_seconds:
             achieved = self.requests_issued / self.traffic_seconds
             line = f"  traffic: {achieved:,.0f} requests/s achieved of {self.requested_rate:,.0f} asked"
             reasons = []
@@ -257,6 +264,7 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         hops=[hop.to_json() for hop in hops],
         accounting_problems=accounting.problems,
         unchecked_hosts=list(accounting.unchecked_hosts),
+        fsm=result.get("fsm"),
         files=[
             *graph["files"],
             *result.get("flow_files", []),
