@@ -158,6 +158,11 @@ class RunSummary:
 
             fsm = self.fsm
             out.append("  " + delivered_line(int(fsm["sent"]), int(fsm["delivered"]), fsm["seconds"]))
+            chatter = self.messages_delivered - int(fsm["delivered"])
+            out.append(
+                f"    the messages and hops above include these {int(fsm['delivered']):,} opening moves, "
+                f"which the fsm controller sent over Ray calls; {chatter:,} went from pirate to pirate"
+            )
         elif self.traffic_seconds:
             achieved = self.requests_issued / self.traffic_seconds
             line = f"  traffic: {achieved:,.0f} requests/s achieved of {self.requested_rate:,.0f} asked"
