@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from nanoservices import builtin, catalog
+from nanoservices.builtin import PIRATE_BLOCKS
 from nanoservices.catalog import list_architectures, resolve_plan
-from nanoservices.geography import prefix_for
+from nanoservices.geography import HOSTS_PER_PREFIX, prefix_for
 from nanoservices.problems import InputError
 
 
@@ -102,7 +103,7 @@ def test_fsm_addresses_use_the_first_block_as_spigo_does() -> None:
     assert plan.instances[0].node == "fsm.atlantic.bermuda.blackbeard01"
 
 
-@pytest.mark.parametrize("population", [1, 0, -3, 65_535])
+@pytest.mark.parametrize("population", [1, 0, -3, PIRATE_BLOCKS * HOSTS_PER_PREFIX + 1])
 def test_fsm_refuses_populations_it_cannot_plan(population: int) -> None:
     with pytest.raises(InputError) as caught:
         resolve_plan("fsm", population)

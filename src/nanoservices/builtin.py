@@ -22,6 +22,8 @@ BUILTINS: tuple[str, ...] = (FSM, MIGRATION)
 # Pirates live outside the region/zone tables; spigo then uses the first address block.
 PIRATE_REGION, PIRATE_ZONE, PIRATE_SERVICE, PIRATE_PACKAGE = "atlantic", "bermuda", "blackbeard", "pirate"
 MIN_PIRATES = 2
+# /16 blocks pirates may use: spigo's 54.198. and those after it up to 54.255. (3.8 million addresses).
+PIRATE_BLOCKS = 256 - 198
 
 MIGRATION_STEPS = range(10)
 # Steps that pin the region count whatever --regions says (spigo overrides -w there).
@@ -45,36 +47,52 @@ def fsm_plan(population: int, regions: int = 1) -> DeploymentPlan:
                 )
             ]
         )
-    limit = min(memory_limit_instances(), HOSTS_PER_PREFIX)
+    limit = min(memory_limit_instances(), PIRATE_BLOCKS * HOSTS_PER_PREFIX)
     if population > limit:
         raise InputError(
             [
                 Problem(
                     FSM,
                     "--scale",
-                    f"{population:,} pirates is more than the {limit:,} that fit in one address block "
-                    "and this machine's memory; lower --scale",
+                    f"{population:,} pirates is more than the {limit:,} that fit in the pirates' "
+                    f"{PIRATE_BLOCKS} address blocks and this machine's memory; lower --scale",
                 )
             ]
         )
-    prefix = prefix_for(PIRATE_REGION, PIRATE_ZONE)
+    # Every field but the label and address is shared: one string object each, not one per pirate.
+    region, zone, service, package = PIRATE_REGION, PIRATE_ZONE, PIRATE_SERVICE, PIRATE_PACKAGE
     pirates = []
-    for i in range(1, population + 1):
-        label = instance_label(PIRATE_SERVICE, i)
+    for serial in range(1, population + 1):
+        label = instance_label(service, serial)
         pirates.append(
             InstanceSpec(
-                name=full_name(FSM, PIRATE_REGION, PIRATE_ZONE, label, PIRATE_SERVICE, PIRATE_PACKAGE),
-                node=node_name(FSM, PIRATE_REGION, PIRATE_ZONE, label),
-                service=PIRATE_SERVICE,
-                package=PIRATE_PACKAGE,
-                region=PIRATE_REGION,
-                zone=PIRATE_ZONE,
-                ip=address(prefix, i),
-                dependencies=(),
-                cross_region=False,
+                full_name(FSM, region, zone, label, service, package),
+                node_name(FSM, region, zone, label),
+                service,
+                package,
+                region,
+                zone,
+                pirate_address(serial),
+                (),
+                False,
             )
         )
     return DeploymentPlan(arch=FSM, scale=population, regions=1, instances=tuple(pirates), registries=())
+
+
+def pirate_address(serial: int) -> str:
+    """The serial-th pirate's address (1-based): spigo's first block (54.198.0.1 up), then the
+    next /16 blocks in turn (54.199., 54.200., ...), where spigo would write invalid octets."""
+    block, offset = divmod(serial - 1, HOSTS_PER_PREFIX)
+    return address(_PIRATE_PREFIXES[block], offset + 1)
+
+
+def _pirate_prefixes() -> tuple[str, ...]:
+    octet, second, _ = prefix_for(PIRATE_REGION, PIRATE_ZONE).split(".")
+    return tuple(f"{octet}.{int(second) + block}." for block in range(PIRATE_BLOCKS))
+
+
+_PIRATE_PREFIXES = _pirate_prefixes()
 
 
 def migration_architecture(step: int, scale: int) -> Architecture:

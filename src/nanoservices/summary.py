@@ -66,6 +66,8 @@ class RunSummary:
     hops: list[dict[str, Any]] = field(default_factory=list)
     accounting_problems: list[str] = field(default_factory=list)
     unchecked_hosts: list[int] = field(default_factory=list)  # hosts whose counts died with them
+    # fsm: the opening moves the supervisor sent, how many the hosts counted delivered, in seconds
+    fsm: dict[str, float] | None = None
 
     @property
     def requests_failed_total(self) -> int:
@@ -152,7 +154,17 @@ class RunSummary:
             f"  graph: {self.nodes:,} nodes, {self.edges:,} edges, {self.forgets:,} forgets, "
             f"{self.done_records:,} done records",
         ]
-        if self.traffic_seconds:
+        if self.fsm is not None:
+            from nanoservices.runtime.fsm import delivered_line
+
+            fsm = self.fsm
+            out.append("  " + delivered_line(int(fsm["sent"]), int(fsm["delivered"]), fsm["seconds"]))
+            chatter = self.messages_delivered - int(fsm["delivered"])
+            out.append(
+                f"    the messages and hops above include these {int(fsm['delivered']):,} opening moves, "
+                f"which the fsm controller sent over Ray calls; {chatter:,} went from pirate to pirate"
+            )
+        elif self.traffic_seconds:
             achieved = self.requests_issued / self.traffic_seconds
             line = f"  traffic: {achieved:,.0f} requests/s achieved of {self.requested_rate:,.0f} asked"
             reasons = []
@@ -284,6 +296,7 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         requests_by_version=by_version(stats.get("series", {})),
         accounting_problems=accounting.problems,
         unchecked_hosts=list(accounting.unchecked_hosts),
+        fsm=result.get("fsm"),
         files=[
             *graph["files"],
             *result.get("flow_files", []),

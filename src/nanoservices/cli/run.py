@@ -76,8 +76,14 @@ def run(
         ),
     ] = 64,
     instances_per_host: Annotated[
-        int, typer.Option("-K", "--instances-per-host", help="Instances per Ray actor (1: one actor each).")
-    ] = 1,
+        int | None,
+        typer.Option(
+            "-K",
+            "--instances-per-host",
+            help="Instances per Ray actor (1: one actor each). Default 1; fsm: its pirates packed "
+            "into one actor per CPU.",
+        ),
+    ] = None,
     transport: Annotated[
         str,
         typer.Option(
@@ -130,6 +136,7 @@ def run(
 
     from nanoservices.config import RunConfig
     from nanoservices.runtime.connection import RayStartError
+    from nanoservices.runtime.fsm import instances_per_host as resolve_per_host
     from nanoservices.simulation import NotEnoughMemory, ZonesMissing
     from nanoservices.simulation import run as run_simulation
     from nanoservices.tracing import TracingSettings
@@ -160,7 +167,7 @@ def run(
             rate=rate if rate is not None else 100.0,
             poll_interval=_duration(poll_interval, "'-u' / '--poll-interval'"),
             request_timeout=_duration(request_timeout, "'--request-timeout'"),
-            instances_per_host=instances_per_host,
+            instances_per_host=resolve_per_host(arch, scale, instances_per_host),
             max_in_flight=max_in_flight,
             transport=transport,
             chaos=chaos,

@@ -12,9 +12,11 @@ a live edge (it names that edge's id), a done only for a live node.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
+from functools import lru_cache
 from io import StringIO
 from pathlib import Path
 from typing import NamedTuple, TextIO
@@ -27,6 +29,7 @@ VERSION = "spigo-0.4"
 READABLE_VERSIONS = ("spigo-0.3", "spigo-0.4")
 INDENT = "    "
 FOOTER = "\n  ]\n}\n"
+_PLAIN = re.compile(r'[^\x00-\x1f"\\<>&\x7f-\U0010ffff]*')  # printable ASCII that JSON keeps as is
 Edge = tuple[str, str]
 
 
@@ -45,42 +48,53 @@ class EddaLog:
         self._live_nodes: set[str] = set()
         self._live_edges: dict[Edge, str] = {}  # live (source, target) -> its edge id
         self._edges_written = 0
+        self._short: dict[str, str] = {}  # full name -> short name: each name recurs in many records
+        self.counts = {"nodes": 0, "edges": 0, "forgets": 0, "done": 0}  # what was admitted
+
+    def _name(self, name: str) -> str:
+        short = self._short.get(name)
+        if short is None:
+            short = self._short[name] = short_name(name, self.reduce)
+        return short
 
     def admit(self, record: GraphRecord) -> Entry | None:
         """The record as it should be logged, or None when edda would not log it."""
         if isinstance(record, NodeRecord):
-            name = short_name(record.name, self.reduce)
+            name = self._name(record.name)
             if name in self._live_nodes:
                 return None
             self._live_nodes.add(name)
+            self.counts["nodes"] += 1
             return Entry(NodeRecord(name, record.package, record.ip, record.timestamp))
         if isinstance(record, DoneRecord):
-            name = short_name(record.name, self.reduce)
+            name = self._name(record.name)
             if name not in self._live_nodes:
                 return None
             self._live_nodes.discard(name)
+            self.counts["done"] += 1
             return Entry(DoneRecord(name, record.exit, record.timestamp))
-        pair = (short_name(record.source, self.reduce), short_name(record.target, self.reduce))
+        pair = (self._name(record.source), self._name(record.target))
         if isinstance(record, EdgeRecord):
             if pair in self._live_edges:
                 return None
             self._edges_written += 1
+            self.counts["edges"] += 1
             edge_id = f"e{self._edges_written}"
             self._live_edges[pair] = edge_id
             return Entry(EdgeRecord(*pair, record.timestamp), edge_id)
         edge_id = self._live_edges.pop(pair, "")
-        return Entry(ForgetRecord(*pair, record.timestamp), edge_id) if edge_id else None
+        if not edge_id:
+            return None
+        self.counts["forgets"] += 1
+        return Entry(ForgetRecord(*pair, record.timestamp), edge_id)
 
 
 def graph_counts(records: Iterable[GraphRecord], reduce: bool = False) -> dict[str, int]:
     """The elements the graph files hold, counted as the writers admit them (with -f too)."""
     log = EddaLog(reduce)
-    counts = {"nodes": 0, "edges": 0, "forgets": 0, "done": 0}
-    kinds = {NodeRecord: "nodes", EdgeRecord: "edges", ForgetRecord: "forgets", DoneRecord: "done"}
     for record in sorted(records, key=lambda r: r.timestamp):
-        if log.admit(record) is not None:
-            counts[kinds[type(record)]] += 1
-    return counts
+        log.admit(record)
+    return log.counts
 
 
 def rfc3339nano(timestamp: float, tz: tzinfo | None = None) -> str:
@@ -89,19 +103,29 @@ def rfc3339nano(timestamp: float, tz: tzinfo | None = None) -> str:
     Float epoch seconds carry about a quarter of a microsecond, so microseconds are written.
     """
     seconds, micros = divmod(round(timestamp * 1_000_000), 1_000_000)
-    when = datetime.fromtimestamp(seconds, timezone.utc).astimezone(tz)
+    whole, zone = _second(seconds, tz)
     fraction = f"{micros:06d}".rstrip("0")
+    return whole + (f".{fraction}" if fraction else "") + zone
+
+
+@lru_cache(maxsize=1024)
+def _second(seconds: int, tz: tzinfo | None) -> tuple[str, str]:
+    """One second's date-time text and zone: a run's records share few seconds, so each is
+    formatted once, not once per record."""
+    when = datetime.fromtimestamp(seconds, timezone.utc).astimezone(tz)
     offset = when.utcoffset()
     if not offset:
         zone = "Z"
     else:
         minutes = int(offset.total_seconds()) // 60
         zone = f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-    return when.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + zone
+    return when.strftime("%Y-%m-%dT%H:%M:%S"), zone
 
 
 def _go_json(value: str) -> str:
     """A JSON string escaped as Go's encoding/json does (HTML-safe), so output matches spigo's."""
+    if _PLAIN.fullmatch(value):  # nothing to escape: names, packages, timestamps
+        return f'"{value}"'
     text = json.dumps(value, ensure_ascii=False)
     for raw, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
         text = text.replace(raw, escaped)
@@ -157,6 +181,10 @@ class GraphJsonWriter:
     def close(self) -> None:
         self._out.write(FOOTER)
 
+    @property
+    def counts(self) -> dict[str, int]:
+        return self._log.counts
+
 
 def graph_json_text(
     arch: str,
@@ -180,12 +208,13 @@ def write_graph_json(
     reduce: bool = False,
     date: float | None = None,
     tz: tzinfo | None = None,
-) -> None:
-    """Stream the records to a file, creating its directory (spigo writes json/<arch>.json)."""
+) -> dict[str, int]:
+    """Stream the records to a file, creating its directory (spigo writes json/<arch>.json).
+    Returns what the file holds, as graph_counts() would count it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as out:
-        _write_all(out, arch, args, records, reduce, date, tz)
+        return _write_all(out, arch, args, records, reduce, date, tz)
 
 
 def _write_all(
@@ -196,7 +225,7 @@ def _write_all(
     reduce: bool,
     date: float | None,
     tz: tzinfo | None,
-) -> None:
+) -> dict[str, int]:
     items = iter(records)
     first = next(items, None)
     start = date if date is not None else (first.timestamp if first is not None else 0.0)
@@ -204,6 +233,7 @@ def _write_all(
     for record in _chain(first, items):
         writer.write(record)
     writer.close()
+    return writer.counts
 
 
 def _chain(first: GraphRecord | None, rest: Iterator[GraphRecord]) -> Iterator[GraphRecord]:

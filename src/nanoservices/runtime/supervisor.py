@@ -16,7 +16,6 @@ import ray
 
 from nanoservices.chaos import kill_instance, pick_victim
 from nanoservices.config import RunConfig
-from nanoservices.messages import Kind, Message, encode_batch
 from nanoservices.outputs.records import DoneRecord, ExitReason
 from nanoservices.plan import DeploymentPlan, InstanceSpec
 from nanoservices.runtime.edda import Edda
@@ -114,9 +113,9 @@ class Supervisor:
             run_started = self._run_started = time.time()  # every host's series count from here
             poll = self.config.poll_interval
             await asyncio.gather(*(h.start.remote(poll, run_started) for h in self._hosts))
-            await self._open_fsm()
+            opened = await self._open_fsm()
             timings["traffic_started"] = time.time() - self.started_at
-            self._say(f"traffic running for {self.config.duration:g} s")
+            self._say(opened or f"traffic running for {self.config.duration:g} s")
             timeline = self._start_timeline(run_started)
             half = self.config.duration / 2
             if not await self._sleep_or_stop(half) and self.config.chaos:
@@ -132,6 +131,7 @@ class Supervisor:
             await self._kill_all()
             raise
         summary["timings"] = timings
+        summary["fsm"] = self._fsm
         summary["interrupted"] = self._stop.is_set()
         return summary
 
@@ -349,26 +349,49 @@ class Supervisor:
                 await asyncio.wait_for(self._stop.wait(), timeout=seconds)
         return self._stop.is_set()
 
-    async def _open_fsm(self) -> None:
-        """The fsm controller's opening moves: pirates get buddies, gold and a chat interval."""
+    _fsm: dict[str, float] | None = None  # the opening moves' delivery, once _open_fsm sent them
+
+    async def _open_fsm(self) -> str | None:
+        """The fsm controller's opening moves: pirates get buddies, gold and a chat interval. Timed
+        as spigo times them (runtime/fsm.py), up to the hosts' counts reaching what was sent.
+        Returns the progress line, or None when the run has no pirates."""
         pirates = [s.name for s in self.plan.instances if s.package == "pirate"]
         if not pirates:
-            return
-        import random
+            return None
+        from nanoservices.runtime import fsm
+        from nanoservices.runtime.bulk import paused_gc
 
-        from nanoservices.packages.pirate import opening_moves
-
-        host_of = self._host_of
-        batches: dict[int, list[Message]] = {}
-        for target, kind, payload in opening_moves(pirates, random.Random(f"{self.config.seed}:fsm")):
-            batches.setdefault(host_of[target], []).append(
-                Message(kind=Kind(kind), sender="fsm", target=target, payload=payload)
-            )
-        for i, batch in batches.items():
-            self._control_sent[f"{CONTROL_PLANE}->{i}"] = {"sent": len(batch)}
-        await asyncio.gather(
-            *(self._hosts[i].deliver.remote(CONTROL_PLANE, encode_batch(b)) for i, b in batches.items())
+        started = time.time()
+        with paused_gc():
+            opening = fsm.opening(pirates, self._host_of, self.config.seed)
+        for i, sent in opening.sent.items():
+            self._control_sent[f"{CONTROL_PLANE}->{i}"] = {"sent": sent}
+        calls = [self._hosts[i].deliver_counted.remote(CONTROL_PLANE, b) for i, b in opening.batches.items()]
+        bound = fsm.delivery_bound(opening.total)
+        delivered, finished = await self._count_delivered(calls, list(opening.batches), bound)
+        outcome = fsm.Delivered(
+            len(pirates), len(opening.batches), opening.total, delivered, fsm.elapsed(started, finished)
         )
+        self._fsm = outcome.to_json()
+        return outcome.progress(self.config.duration)
+
+    async def _count_delivered(self, calls: list[Any], hosts: list[int], bound: float) -> tuple[int, float]:
+        """The hosts' own counts of what reached their pirates once every delivery call returned,
+        and when the last host finished (or the bound passed: then each host is asked what it
+        has delivered so far, and the time is now)."""
+        gathered = asyncio.gather(*calls, return_exceptions=True)
+        try:
+            answers = await asyncio.wait_for(gathered, bound)
+        except asyncio.TimeoutError:
+            asks = [self._hosts[i].delivered_from.remote(CONTROL_PLANE) for i in hosts]
+            try:
+                answered = asyncio.gather(*asks, return_exceptions=True)
+                counts = await asyncio.wait_for(answered, SPAN_FLUSH_BOUND)
+            except asyncio.TimeoutError:
+                counts = []  # hosts too stuck to answer: nothing counted as delivered
+            return sum(n for n in counts if isinstance(n, int)), time.time()
+        replies = [a for a in answers if isinstance(a, tuple)]
+        return sum(n for n, _ in replies), max((at for _, at in replies), default=time.time())
 
     async def _chaos_monkey(self) -> None:
         victim = pick_victim(self.plan, self.config.seed)
