@@ -44,6 +44,7 @@ bench: bytecode
 	$(BIN)/python scripts/bench_runtime.py
 	$(BIN)/python scripts/bench_spans.py
 	$(BIN)/python scripts/bench_transport.py
+	$(BIN)/python scripts/bench_k1_transport.py
 	$(BIN)/python scripts/bench_vs_spigo.py
 
 clean:
