@@ -163,3 +163,36 @@ def test_malformed_json_is_still_called_malformed_json(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 2, result.output
     assert result.stderr.splitlines() == [f"{path}: line 1 column 15: malformed JSON: Expecting value"]
+
+
+def test_a_bad_scenario_is_refused_before_ray_starts_with_every_problem_at_once() -> None:
+    """Every problem of tests/data/scenario/bad.yaml, one line each, exit 2; nothing ran."""
+    from nanoservices.catalog import resolve_plan
+    from nanoservices.problems import InputError
+    from nanoservices.scenario.validate import load_scenario
+
+    bad = Path(__file__).parent / "data" / "scenario" / "bad.yaml"
+    with pytest.raises(InputError) as expected:
+        load_scenario(bad, resolve_plan("netflixoss"), 30.0)
+    result = runner.invoke(app, ["run", "netflixoss", "-d", "30", "--scenario", str(bad)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [str(p) for p in expected.value.problems]
+    assert len(result.stderr.splitlines()) > 5 and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("deploy", "line"),
+    [
+        ("www@v2", "--deploy: www is a denominator: deploys are of stateless services"),
+        ("homepage", "'homepage' should be service@version[:strategy], e.g. homepage@v2:canary"),
+        (
+            "homepage@v2:bluegreen",
+            "unknown strategy 'bluegreen'; use redblack, rolling, canary or highlander",
+        ),
+    ],
+)
+def test_a_bad_deploy_shortcut_is_one_line_and_exit_2(deploy: str, line: str) -> None:
+    result = runner.invoke(app, ["run", "netflixoss", "-d", "30", "--deploy", deploy])
+    assert result.exit_code == 2, result.output
+    [only] = result.stderr.splitlines()
+    assert line in only, only

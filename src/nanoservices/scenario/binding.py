@@ -42,7 +42,7 @@ def run_scenario(
     packages = {s.service: s.package for s in plan.instances}
     for action in scenario.actions:
         if isinstance(action, Deploy) and packages.get(action.service) in STATEFUL:
-            where = action.origin or "--deploy"
+            where = action.origin
             problems.append(
                 Problem(
                     source,
