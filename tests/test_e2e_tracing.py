@@ -151,3 +151,27 @@ def test_chaos_kill_at_one_actor_per_instance_loses_no_span(tmp_path: Path, tiny
     # The proxy in the victim's zone routes only to it: its requests fail, and say so in their spans.
     assert summary["requests_failed_total"] > 0
     assert any(r.kind == "CLIENT" and r.status_code == "ERROR" for r in records)
+
+
+def test_deploy_events_reach_the_backend_as_asgard_spans_and_are_counted(
+    tmp_path: Path, tiny_arch: Path
+) -> None:
+    """A traced run with a red/black deploy: every timeline event is also a span of service
+    `asgard`, and the span totals (created = exported) include them."""
+    scenario = tmp_path / "deploy.yaml"
+    scenario.write_text("timeline:\n  - at: 1s\n    deploy: {service: app, version: v2, keep: 1s}\n")
+    with OtlpReceiver() as receiver:
+        endpoint = f"http://127.0.0.1:{receiver.grpc_port}"
+        flags = ["-d", "8", "--no-chaos", "--scenario", str(scenario), "--otlp-endpoint", endpoint]
+        _, summary = run_cli(tmp_path / "run", *flags, arch=str(tiny_arch))
+        created = summary["spans"]["created"]
+        assert receiver.wait_for(created, timeout=10) and receiver.count == created
+        records = receiver.spans()
+    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    asgard = [r for r in records if r.resource["service.name"] == "asgard"]
+    assert sorted(r.attributes["nanoservices.event"] for r in asgard) == sorted(e["kind"] for e in events)
+    assert {r.name for r in asgard} >= {"deploy-start app", "traffic-shift app", "promote app"}
+    assert {r.resource["service.version"] for r in records if r.resource["service.name"] == "app"} == {
+        "v1",
+        "v2",
+    }

@@ -74,6 +74,8 @@ class Supervisor:
         self._run_started = 0.0
         self._asgard: Asgard | None = None
         self._timeline_error = ""
+        self._event_tracing: Any = None  # tracing.HostTracing for event spans, made on the first event
+        self._event_tracer: Any = None
         self._control_sent: dict[str, dict[str, int]] = {}  # hop counts of what the supervisor sent
 
     def progress(self) -> list[str]:
@@ -239,13 +241,51 @@ class Supervisor:
             self._event_log = EventLog(Path(str(self.config.out_dir)))
 
     def record_event(self, event: Event) -> None:
-        """Every timeline event: to events.jsonl at once (valid if the run is cut short), and to the
-        progress lines."""
+        """Every timeline event: to events.jsonl at once (valid if the run is cut short), to the
+        progress lines, and, in a traced run, as a span of service `asgard` so a backend shows
+        deploys and chaos beside the traces they affect."""
         if self._event_log is not None:
             self._event_log(event)
+        if self.config.tracing is not None:
+            self._event_span(event)
         who = f" {event.service}" if event.service else ""
         versions = f" {' -> '.join(event.versions)}" if event.versions else ""
         self._say(f"{event.kind.value}{who}{versions}")
+
+    def _event_span(self, event: Event) -> None:
+        if self._event_tracing is None:
+            from nanoservices.plan import InstanceSpec as Spec
+            from nanoservices.tracing import HostTracing
+
+            self._event_tracing = HostTracing(self.config.tracing, host_label="asgard")
+            asgard = Spec(
+                name=f"{self.plan.arch}.*.*..asgard00...asgard.asgard",
+                node="asgard",
+                service="asgard",
+                package="asgard",
+                region="*",
+                zone="*",
+                ip="",
+                dependencies=(),
+                cross_region=True,
+            )
+            self._event_tracer = self._event_tracing.tracer_for(asgard)
+        name = f"{event.kind.value} {event.service}".strip()
+        attributes: dict[str, Any] = {"nanoservices.event": event.kind.value, "peer.service": event.service}
+        if event.versions:
+            attributes["nanoservices.versions"] = list(event.versions)
+        if event.instances:
+            attributes["nanoservices.instances"] = list(event.instances)
+        at = int((self._run_started + event.at) * 1e9)
+        span = self._event_tracer.start_span(name, attributes=attributes, start_time=at)
+        span.end(end_time=at)
+
+    def _event_span_counts(self) -> list[dict[str, object]]:
+        """The event spans' counts (and flow part), so span accounting covers them too."""
+        if self._event_tracing is None:
+            return []
+        tracing = self._event_tracing
+        return [{"spans": tracing.shutdown(SPAN_FLUSH_BOUND), "flow_part": tracing.flow_part()}]
 
     def _start_timeline(self, run_started: float) -> asyncio.Task[None] | None:
         if self.scenario is None or not self.scenario.actions:
@@ -466,7 +506,7 @@ class Supervisor:
         )
         totals: dict[str, object] = {"hops": dict(self._control_sent)}
         flow_parts: list[bytes] = []
-        for result in [*results, *self._killed_counts, *self._retired_counts]:
+        for result in [*results, *self._killed_counts, *self._retired_counts, *self._event_span_counts()]:
             if isinstance(result, dict):
                 part = result.pop("flow_part", None)
                 if part:
