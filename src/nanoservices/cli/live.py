@@ -1,0 +1,99 @@
+"""How `nanoservices run` shows a run as it goes: a rich progress bar on a terminal, plain lines
+(one every few seconds) when the output is a file or a pipe. The library hands over Progress
+values and event lines; only this module draws."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from nanoservices.progress import Progress
+
+PLAIN_EVERY = 5.0  # seconds of run time between two plain progress lines
+
+
+def figures(p: Progress) -> str:
+    """The figures both renderers show after the run clock."""
+    return (
+        f"{p.issued:,} requests issued, {p.completed:,} completed ({p.rate:,.0f}/s), {p.failed:,} failed; "
+        f"spans {p.spans_exported:,} exported, {p.spans_dropped:,} dropped"
+    )
+
+
+def plain_line(p: Progress) -> str:
+    run = f"{min(p.elapsed, p.duration):.0f}/{p.duration:g} s"
+    slow = f" ({p.hosts - p.answered} of {p.hosts} hosts slow to answer)" if p.answered < p.hosts else ""
+    return f"[{p.at:6.1f}s] traffic {run}: {figures(p)}{slow}"
+
+
+class PlainProgress:
+    """Event lines as they come; a progress line at the first figures and then every `every` s."""
+
+    def __init__(self, write: Callable[[str], None], every: float = PLAIN_EVERY) -> None:
+        self._write = write
+        self._every = every
+        self._next: float | None = None  # run time of the next progress line
+
+    def line(self, text: str) -> None:
+        self._write(text)
+
+    def live(self, p: Progress) -> None:
+        if self._next is None or p.elapsed >= self._next:
+            self._next = p.elapsed + self._every
+            self._write(plain_line(p))
+
+    def __enter__(self) -> PlainProgress:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+class RichProgress:
+    """A bar for the run time with the figures beside it; event lines print above the bar."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self._console = Console(stderr=True)
+        self._bar: Any = None
+        self._task: Any = None
+
+    def line(self, text: str) -> None:
+        self._console.print(text, markup=False, highlight=False)
+
+    def live(self, p: Progress) -> None:
+        if self._bar is None:
+            from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as Bar
+
+            self._bar = Bar(
+                TextColumn("traffic"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[figures]}"),
+                console=self._console,
+                transient=False,
+            )
+            self._task = self._bar.add_task("traffic", total=p.duration, figures="")
+            self._bar.start()
+        self._bar.update(self._task, completed=min(p.elapsed, p.duration), figures=figures(p))
+
+    def __enter__(self) -> RichProgress:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def renderer(write: Callable[[str], None]) -> PlainProgress | RichProgress:
+    """Rich on a terminal (stdout and stderr both), plain lines through `write` otherwise."""
+    if sys.stdout.isatty() and sys.stderr.isatty():
+        return RichProgress()
+    return PlainProgress(write)
