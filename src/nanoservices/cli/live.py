@@ -11,7 +11,7 @@ from typing import Any
 
 from nanoservices.progress import Progress
 
-PLAIN_EVERY = 5.0  # seconds of run time between two plain progress lines
+PLAIN_EVERY = 5.0  # seconds of run time between two plain progress lines, at most
 
 
 def figures(p: Progress) -> str:
@@ -28,10 +28,16 @@ def plain_line(p: Progress) -> str:
     return f"[{p.at:6.1f}s] traffic {run}: {figures(p)}{slow}"
 
 
-class PlainProgress:
-    """Event lines as they come; a progress line at the first figures and then every `every` s."""
+def plain_every(duration: float) -> float:
+    """Seconds between plain lines: about five lines for a short run, one per 5 s for a long one."""
+    return min(max(duration / 5, 1.0), PLAIN_EVERY)
 
-    def __init__(self, write: Callable[[str], None], every: float = PLAIN_EVERY) -> None:
+
+class PlainProgress:
+    """Event lines as they come; a progress line at the first figures and then every `every` s
+    of run time (default: plain_every of the run's duration)."""
+
+    def __init__(self, write: Callable[[str], None], every: float | None = None) -> None:
         self._write = write
         self._every = every
         self._next: float | None = None  # run time of the next progress line
@@ -41,7 +47,7 @@ class PlainProgress:
 
     def live(self, p: Progress) -> None:
         if self._next is None or p.elapsed >= self._next:
-            self._next = p.elapsed + self._every
+            self._next = p.elapsed + (self._every or plain_every(p.duration))
             self._write(plain_line(p))
 
     def __enter__(self) -> PlainProgress:
