@@ -123,7 +123,7 @@ class _ProgressReporter:
             ready, _ = self._ray.wait([self._supervisor.live.remote()], timeout=1.0)
             if ready:
                 answer = self._ray.get(ready[0])
-                if answer["elapsed"] > 0:  # traffic has started
+                if answer["elapsed"] > 0 and not answer["stopping"]:  # while traffic runs
                     self._on_live(self._totals.update(answer))
 
 

@@ -58,7 +58,7 @@ class PlainProgress:
 
 
 class RichProgress:
-    """A bar for the run time with the figures beside it; event lines print above the bar."""
+    """A bar for the run time and, under it, the figures; event lines print above both."""
 
     def __init__(self) -> None:
         from rich.console import Console
@@ -72,21 +72,11 @@ class RichProgress:
 
     def live(self, p: Progress) -> None:
         if self._bar is None:
-            from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
-            from rich.progress import Progress as Bar
-
-            self._bar = Bar(
-                TextColumn("traffic"),
-                BarColumn(),
-                TaskProgressColumn(),
-                TimeElapsedColumn(),
-                TextColumn("{task.fields[figures]}"),
-                console=self._console,
-                transient=False,
-            )
-            self._task = self._bar.add_task("traffic", total=p.duration, figures="")
+            self._bar = _bar_with_figures(self._console)
+            self._task = self._bar.add_task("traffic", total=p.duration)
             self._bar.start()
-        self._bar.update(self._task, completed=min(p.elapsed, p.duration), figures=figures(p))
+        self._bar.figures = figures(p)
+        self._bar.update(self._task, completed=min(p.elapsed, p.duration))
 
     def __enter__(self) -> RichProgress:
         return self
@@ -96,6 +86,25 @@ class RichProgress:
     ) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+def _bar_with_figures(console: Any) -> Any:
+    """rich's Progress with a line of figures under the bar (rich documents overriding
+    get_renderables for this), so a narrow terminal shows the whole bar."""
+    from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
+    from rich.text import Text
+
+    class FiguresBar(Bar):
+        figures = ""
+
+        def get_renderables(self) -> Any:
+            yield self.make_tasks_table(self.tasks)
+            yield Text(self.figures, no_wrap=True, overflow="ellipsis")
+
+    return FiguresBar(
+        TextColumn("traffic"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(), console=console
+    )
 
 
 def renderer(write: Callable[[str], None]) -> PlainProgress | RichProgress:

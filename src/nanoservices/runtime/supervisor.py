@@ -82,12 +82,15 @@ class Supervisor:
 
     async def live(self, timeout: float = 0.5) -> dict[str, object]:
         """The live progress display's figures: each running host's counts (those answering within
-        `timeout`), the hosts still running, the final counts of hosts that left, and the clocks."""
+        `timeout`), the hosts still running, the final counts of hosts that left, and the clocks.
+        Once the run shuts down the hosts are not asked any more ("stopping"): the summary counts."""
         from nanoservices.runtime import live
 
         gone = self._killed | self._retired | set(self._died)
         running = [i for i in range(len(self._hosts)) if i not in gone]
-        asks = {asyncio.ensure_future(self._hosts[i].live.remote()): i for i in running if self._run_started}
+        stopping = self._shutting_down
+        asking = self._run_started and not stopping
+        asks = {asyncio.ensure_future(self._hosts[i].live.remote()): i for i in running if asking}
         done: set[asyncio.Future[Any]] = set()
         if asks:
             done, late = await asyncio.wait(asks, timeout=timeout)
@@ -99,6 +102,7 @@ class Supervisor:
             "at": now - self.started_at,
             "elapsed": now - self._run_started if self._run_started else 0.0,
             "duration": self.config.duration,
+            "stopping": stopping,
             "live": running,
             "answered": answered,
             "ended": live.total(live.from_final(c) for c in [*self._killed_counts, *self._retired_counts]),
