@@ -82,7 +82,7 @@ def counts(issued: int, completed: int, failed: int = 0) -> dict[str, int]:
 def test_a_slow_host_counts_with_its_last_figures_and_a_departed_one_with_its_final_counts() -> None:
     totals = LiveTotals()
     first = totals.update(answer(1.0, [0, 1], {0: counts(10, 9), 1: counts(20, 20)}, {}))
-    assert (first.issued, first.completed, first.rate, first.answered) == (30, 29, 0.0, 2)
+    assert (first.issued, first.completed, first.rate, first.answered) == (30, 29, 29 / 1.0, 2)
     slow = totals.update(answer(2.0, [0, 1], {0: counts(15, 15)}, {}))  # host 1 did not answer in time
     assert (slow.issued, slow.completed, slow.answered, slow.hosts) == (35, 35, 1, 2)
     assert slow.rate == 35 - 29

@@ -31,7 +31,7 @@ class LiveTotals:
 
     def __init__(self) -> None:
         self._last: dict[int, Mapping[str, int]] = {}
-        self._previous: tuple[float, int] | None = None  # (elapsed, completed) of the last Progress
+        self._previous = (0.0, 0)  # (elapsed, completed) of the last Progress; none at traffic start
 
     def update(self, answer: Mapping[str, Any]) -> Progress:
         answered: Mapping[int, Mapping[str, int]] = answer["answered"]
@@ -39,7 +39,7 @@ class LiveTotals:
         counts = live.total([*self._last.values(), answer["ended"]])
         elapsed = float(answer["elapsed"])
         rate = 0.0
-        if self._previous is not None and elapsed > self._previous[0]:
+        if elapsed > self._previous[0]:
             rate = (counts["completed"] - self._previous[1]) / (elapsed - self._previous[0])
         self._previous = (elapsed, counts["completed"])
         return Progress(
