@@ -3,6 +3,7 @@ the plain lines the CLI prints when not on a terminal, and a real run's progress
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import re
@@ -11,10 +12,11 @@ from pathlib import Path
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+from rich.console import Console
 from typer.testing import CliRunner
 
 from nanoservices.cli import app
-from nanoservices.cli.live import PlainProgress, plain_every
+from nanoservices.cli.live import PlainProgress, RichProgress, plain_every, renderer
 from nanoservices.messages import Status
 from nanoservices.progress import LiveTotals, Progress
 from nanoservices.runtime.live import from_final, span_counts
@@ -129,6 +131,19 @@ def test_spans_dropped_so_far_count_a_full_queue_before_shutdown() -> None:
     processor.shutdown_within(1)
 
 
+def test_on_a_terminal_the_bar_shows_the_run_time_and_the_figures_under_it() -> None:
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100, color_system=None)
+    with RichProgress(console) as shown:
+        shown.line("[   2.0s] traffic running for 10 s")
+        shown.live(progress(5.0, 600, 590, failed=2, rate=97.75, spans_exported=1180, spans_dropped=4))
+    text = screen.getvalue()
+    assert text.startswith("[   2.0s] traffic running for 10 s\n")
+    bar, under, *_ = text.rsplit("traffic ", 1)[1].split("\n")  # the last frame drawn
+    assert bar.startswith("━") and " 50% " in bar, bar
+    assert under == "600 requests issued, 590 completed (98/s), 2 failed; spans 1,180 exported, 4 dropped"
+
+
 def test_short_runs_get_a_few_plain_lines_long_ones_one_every_five_seconds() -> None:
     assert [plain_every(d) for d in (1, 3, 10, 25, 600)] == [1.0, 1.0, 2.0, 5.0, 5.0]
 
@@ -160,3 +175,25 @@ def test_a_run_not_on_a_terminal_prints_progress_lines_that_only_grow(
     issued = summary["requests_issued"]
     assert 0 < rows[-1][1] <= issued, (rows, issued)
     assert rows[-1][2] <= summary["requests_completed"]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("stdout_tty", "stderr_tty", "kind"),
+    [
+        (True, True, RichProgress),
+        (False, True, PlainProgress),
+        (True, False, PlainProgress),
+        (False, False, PlainProgress),
+    ],
+)
+def test_the_bar_only_when_both_outputs_are_terminals(
+    monkeypatch: pytest.MonkeyPatch, stdout_tty: bool, stderr_tty: bool, kind: type
+) -> None:
+    monkeypatch.setattr("sys.stdout", _Terminal() if stdout_tty else io.StringIO())
+    monkeypatch.setattr("sys.stderr", _Terminal() if stderr_tty else io.StringIO())
+    assert type(renderer(print)) is kind

@@ -60,10 +60,10 @@ class PlainProgress:
 class RichProgress:
     """A bar for the run time and, under it, the figures; event lines print above both."""
 
-    def __init__(self) -> None:
+    def __init__(self, console: Any = None) -> None:
         from rich.console import Console
 
-        self._console = Console(stderr=True)
+        self._console = console if console is not None else Console(stderr=True)
         self._bar: Any = None
         self._task: Any = None
 
