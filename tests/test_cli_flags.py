@@ -77,7 +77,7 @@ def configs(monkeypatch: pytest.MonkeyPatch) -> list[RunConfig]:
     """The RunConfigs the CLI hands the simulation, which is not run."""
     seen: list[RunConfig] = []
 
-    def fake_run(config: RunConfig, on_progress: object = None) -> FakeSummary:
+    def fake_run(config: RunConfig, on_progress: object = None, on_live: object = None) -> FakeSummary:
         seen.append(config)
         return FakeSummary()
 

@@ -12,9 +12,11 @@ from typing import Any
 from nanoservices.config import RunConfig
 from nanoservices.plan import DeploymentPlan
 from nanoservices.problems import InputError, Problem
+from nanoservices.progress import LiveTotals, Progress
 from nanoservices.summary import RunSummary, summarise
 
 STOP_GRACE = 30.0  # seconds a stopping run may take to shut down in order before it is killed
+LIVE_EVERY = 1.0  # seconds between two live progress figures
 
 
 class NotEnoughMemory(RuntimeError):
@@ -26,8 +28,13 @@ def default_out_dir(arch: str) -> Path:
 
 
 def run(
-    config: RunConfig, plan: DeploymentPlan | None = None, on_progress: Callable[[str], None] | None = None
+    config: RunConfig,
+    plan: DeploymentPlan | None = None,
+    on_progress: Callable[[str], None] | None = None,
+    on_live: Callable[[Progress], None] | None = None,
 ) -> RunSummary:
+    """Simulate `config`'s architecture. `on_progress` gets each progress and event line once;
+    `on_live` a Progress about once a second while traffic runs."""
     started_at = time.time()
     if plan is None:
         from nanoservices.catalog import resolve_plan
@@ -55,7 +62,7 @@ def run(
             plan, config, started_at, local_node, scenario
         )
         result_ref = supervisor.run.remote()
-        report = _ProgressReporter(ray, supervisor, on_progress)
+        report = _ProgressReporter(ray, supervisor, on_progress, on_live)
         try:
             result = _wait(ray, result_ref, None, report)
         except KeyboardInterrupt:
@@ -83,25 +90,41 @@ def _write_report(summary: RunSummary, out: Path, on_progress: Callable[[str], N
 
 
 class _ProgressReporter:
-    """Relays the supervisor's progress lines to the caller, each once."""
+    """Relays the supervisor's progress lines to the caller, each once, and its live figures as
+    Progress values about once a second."""
 
-    def __init__(self, ray: Any, supervisor: Any, on_progress: Callable[[str], None] | None) -> None:
+    def __init__(
+        self,
+        ray: Any,
+        supervisor: Any,
+        on_progress: Callable[[str], None] | None,
+        on_live: Callable[[Progress], None] | None = None,
+    ) -> None:
         self._ray, self._supervisor, self._on_progress = ray, supervisor, on_progress
+        self._on_live = on_live
         self._seen = 0
+        self._totals = LiveTotals()
+        self._next_live = 0.0  # time.monotonic() of the next live poll
 
     def say(self, line: str) -> None:
         if self._on_progress is not None:
             self._on_progress(line)
 
     def poll(self) -> None:
-        if self._on_progress is None:
-            return
-        ready, _ = self._ray.wait([self._supervisor.progress.remote()], timeout=1.0)
-        if ready:
-            lines = self._ray.get(ready[0])
-            for line in lines[self._seen :]:
-                self._on_progress(line)
-            self._seen = len(lines)
+        if self._on_progress is not None:
+            ready, _ = self._ray.wait([self._supervisor.progress.remote()], timeout=1.0)
+            if ready:
+                lines = self._ray.get(ready[0])
+                for line in lines[self._seen :]:
+                    self._on_progress(line)
+                self._seen = len(lines)
+        if self._on_live is not None and time.monotonic() >= self._next_live:
+            self._next_live = time.monotonic() + LIVE_EVERY
+            ready, _ = self._ray.wait([self._supervisor.live.remote()], timeout=1.0)
+            if ready:
+                answer = self._ray.get(ready[0])
+                if answer["elapsed"] > 0 and not answer["stopping"]:  # while traffic runs
+                    self._on_live(self._totals.update(answer))
 
 
 def _wait(ray: Any, ref: Any, timeout: float | None, report: _ProgressReporter) -> Any:

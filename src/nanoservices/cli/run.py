@@ -183,9 +183,11 @@ def run(
     except ValidationError as exc:
         flags = {**FLAGS, "rate": "--kv" if kv is not None else "--rate"}
         refuse(ctx, [_flag_problem(error, flags) for error in exc.errors()])
-    with input_errors_exit():
+    from nanoservices.cli.live import renderer
+
+    with input_errors_exit(), renderer(lambda line: typer.echo(line, err=True)) as shown:
         try:
-            summary = run_simulation(config, on_progress=lambda line: typer.echo(line, err=True))
+            summary = run_simulation(config, on_progress=shown.line, on_live=shown.live)
         except (RayStartError, NotEnoughMemory, ZonesMissing, TimeoutError) as exc:
             typer.echo(f"nanoservices: {exc}", err=True)
             raise typer.Exit(EXIT_RUNTIME) from None

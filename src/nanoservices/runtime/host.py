@@ -37,6 +37,7 @@ from nanoservices.plan import InstanceSpec, RegistrySpec
 from nanoservices.registry import UP, Change, Entry, Shares
 from nanoservices.runtime.delays import RESOLUTION, Delays
 from nanoservices.runtime.instance import InstanceRuntime
+from nanoservices.runtime.live import LiveCounts, request_counts
 from nanoservices.runtime.stats import HostStats
 
 if TYPE_CHECKING:
@@ -409,6 +410,11 @@ class HostCore:
 
     def counts(self) -> dict[str, object]:
         return self.stats.counts(self.index)
+
+    def live_counts(self) -> LiveCounts:
+        """Requests so far, for the live progress display (spans are the tracing side's)."""
+        stats = self.stats
+        return request_counts(stats.requests_issued, stats.requests_completed, stats.requests_failed)
 
     def served(self, service: str, version: str, since: int) -> tuple[int, int, dict[int, int]]:
         """Requests answered, errors and service-time histogram of service@version from second

@@ -14,6 +14,7 @@ from nanoservices.outputs.records import ExitReason, GraphRecord
 from nanoservices.registry import UP
 from nanoservices.runtime.bulk import paused_gc, settle
 from nanoservices.runtime.host import HostCore, HostSetup
+from nanoservices.runtime.live import LiveCounts, span_counts
 from nanoservices.runtime.transport import REFUSALS, SocketTransport
 
 Address = tuple[str, int]
@@ -160,6 +161,13 @@ class Host:
     def served(self, service: str, version: str, since: int) -> tuple[int, int, dict[int, int]]:
         """What this host's instances of service@version answered from second `since` on."""
         return self.core.served(service, version, since)
+
+    def live(self) -> LiveCounts:
+        """Requests and span exports so far: the supervisor's live() asks about once a second."""
+        counts = self.core.live_counts()
+        if self._tracing is not None:
+            counts.update(span_counts(self._tracing.so_far()))
+        return counts
 
     def address(self) -> Address | None:
         """Where this host listens for the other hosts' batches (None over --transport ray)."""

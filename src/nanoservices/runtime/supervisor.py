@@ -82,6 +82,34 @@ class Supervisor:
         """Lines describing what happened since the run began (the driver prints the new ones)."""
         return self._progress
 
+    async def live(self, timeout: float = 0.5) -> dict[str, object]:
+        """The live progress display's figures: each running host's counts (those answering within
+        `timeout`), the hosts still running, the final counts of hosts that left, and the clocks.
+        Once the run shuts down the hosts are not asked any more ("stopping"): the summary counts."""
+        from nanoservices.runtime import live
+
+        gone = self._killed | self._retired | set(self._died)
+        running = [i for i in range(len(self._hosts)) if i not in gone]
+        stopping = self._shutting_down
+        asking = self._run_started and not stopping
+        asks = {asyncio.ensure_future(self._hosts[i].live.remote()): i for i in running if asking}
+        done: set[asyncio.Future[Any]] = set()
+        if asks:
+            done, late = await asyncio.wait(asks, timeout=timeout)
+            for ask in late:
+                ask.cancel()
+        answered = {asks[a]: a.result() for a in done if not a.cancelled() and a.exception() is None}
+        now = time.time()
+        return {
+            "at": now - self.started_at,
+            "elapsed": now - self._run_started if self._run_started else 0.0,
+            "duration": self.config.duration,
+            "stopping": stopping,
+            "live": running,
+            "answered": answered,
+            "ended": live.total(live.from_final(c) for c in [*self._killed_counts, *self._retired_counts]),
+        }
+
     def _say(self, line: str) -> None:
         self._progress.append(f"[{time.time() - self.started_at:6.1f}s] {line}")
 

@@ -170,6 +170,10 @@ class HostTracing:
         )
         return self.processor.shutdown_within(max(bound, 0.0))
 
+    def so_far(self) -> dict[str, Any]:
+        """Per exporter, spans exported and dropped up to now (the live progress display)."""
+        return self.processor.so_far()
+
     def flow_part(self) -> bytes:
         """This host's Zipkin v2 spans for the file flows, as bytes for the driver (b"" without flows).
         Shuts tracing down first if that has not happened yet, so nothing is half-collected."""

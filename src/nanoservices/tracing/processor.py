@@ -179,6 +179,16 @@ class CountingSpanProcessor(SpanProcessor):
     def shutdown(self) -> None:
         """What a TracerProvider calls; the host calls `shutdown_within` with its bound instead."""
 
+    def so_far(self) -> dict[str, Any]:
+        """Each lane's exports and drops while the run goes on (read without a lock: a live display)."""
+        return {
+            lane.name: {
+                "exported": lane.exported,
+                "dropped": {QUEUE_FULL: lane.queue_full, EXPORT_FAILED: lane.failed},
+            }
+            for lane in self.lanes
+        }
+
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Wake every lane; exports stay asynchronous (the bound lives in `shutdown_within`)."""
         for lane in self.lanes:
