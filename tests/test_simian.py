@@ -198,3 +198,35 @@ def test_partition_losses_are_counted_between_its_sides_and_accounting_holds(
     (end,) = scene.events(EventKind.PARTITION_END)
     assert (start.at, end.at) == (3.0, 7.0)
     assert start.details["sides"] == ["us-east-1/zoneA", "us-east-1/zoneC"]
+
+
+def test_overlapping_incidents_compose_and_ending_one_leaves_the_other() -> None:
+    import random
+
+    from nanoservices.scenario.actions import ErrorIncident, LatencyIncident, Target, VersionBehaviour
+    from nanoservices.scenario.distributions import ErrorRate, Fixed
+    from nanoservices.scenario.simian import with_incidents
+
+    own = VersionBehaviour(latency=Fixed(0.01), errors=ErrorRate(0.5))
+    slow = LatencyIncident(at=1.0, until=3.0, target=Target("s"), add=Fixed(0.2))
+    failing = ErrorIncident(at=2.0, until=4.0, target=Target("s"), rate=0.5)
+    both = with_incidents(own, [slow, failing])
+    assert both is not None and both.errors == ErrorRate(0.75)  # 1 - 0.5 * 0.5: independent failures
+    assert both.latency is not None and both.latency.sample(random.Random(1)) == 0.01 + 0.2
+    after = with_incidents(own, [failing])
+    assert after == VersionBehaviour(latency=Fixed(0.01), errors=ErrorRate(0.75))
+    assert with_incidents(own, []) == own and with_incidents(None, []) is None
+
+
+def test_a_partition_blocks_each_side_from_the_others_only() -> None:
+    from nanoservices.scenario.actions import Location, Partition
+    from nanoservices.scenario.simian import blocked_hosts
+
+    plan = netflixoss()
+    by_zone = {z: next(s for s in plan.instances if s.zone == z) for z in ("zoneA", "zoneB", "zoneC")}
+    running = [(0, by_zone["zoneA"]), (1, by_zone["zoneB"]), (2, by_zone["zoneC"]), (3, by_zone["zoneA"])]
+    cut = Partition(at=0, until=1, sides=(Location("us-east-1", "zoneA"), Location("us-east-1", "zoneC")))
+    assert blocked_hosts([cut], running) == {
+        0: frozenset({2}), 1: frozenset(), 2: frozenset({0, 3}), 3: frozenset({2}),
+    }  # fmt: skip
+    assert blocked_hosts([], running) == dict.fromkeys(range(4), frozenset())
