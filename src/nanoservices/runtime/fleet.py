@@ -113,10 +113,18 @@ class RayFleet:
 
     async def lose(self, hosts: Mapping[int, Sequence[InstanceSpec]]) -> tuple[list[HostLoss], str]:
         """Laptop mode: freeze (counts kept), ray.kill, deregister. Cluster mode (zones are Ray
-        nodes): every host actor on the zone's nodes is killed at once without a freeze, so its
-        counts die with it as with a machine (they become unchecked hosts); the zone's Eureka
-        actor is left running."""
+        nodes): every host actor on the nodes the zone's hosts run on is killed at once without a
+        freeze, so its counts die with it as with a machine (they become unchecked hosts); the
+        zone's Eureka actor is left running, as the supervisor cannot remove a real cluster's
+        nodes."""
         cluster = uses_zones(ray.cluster_resources())
+        if cluster:  # the machines go, with every host on them (a cross-zone one placed there too)
+            nodes = {self._sup.node_of(h) for h in hosts} - {""}
+            on_nodes: dict[int, list[InstanceSpec]] = {}
+            for host, spec in self.running():
+                if self._sup.node_of(host) in nodes:
+                    on_nodes.setdefault(host, []).append(spec)
+            hosts = {**on_nodes, **hosts}
         losses = await kill_hosts(self._sup, hosts, collect=not cluster)
         self._gone.update(name for loss in losses for name in loss.instances)
         self._sup.lost_hosts(losses)

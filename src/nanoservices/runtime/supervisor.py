@@ -279,6 +279,10 @@ class Supervisor:
     def host_index(self, name: str) -> int:
         return self._host_of[name]
 
+    def node_of(self, host: int) -> str:
+        """The Ray node a host runs on ("" for one added after start-up, not looked up)."""
+        return str(self._placement[host]["node"]) if host < len(self._placement) else ""
+
     def live_indexes(self) -> set[int]:
         gone = self._killed | self._retired | set(self._died)
         return {i for i in range(len(self._hosts)) if i not in gone}
