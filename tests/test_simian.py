@@ -230,3 +230,34 @@ def test_a_partition_blocks_each_side_from_the_others_only() -> None:
         0: frozenset({2}), 1: frozenset(), 2: frozenset({0, 3}), 3: frozenset({2}),
     }  # fmt: skip
     assert blocked_hosts([], running) == dict.fromkeys(range(4), frozenset())
+
+
+def test_the_simian_army_example_runs_in_two_regions_and_every_incident_has_its_phases(
+    tmp_path: Path,
+) -> None:
+    """architectures/scenarios/simian-army.yaml as shipped, packed: kong leaves us-east-1 serving."""
+    plan = expand(load_architecture(ARCHITECTURES / "netflixoss_arch.json"), 100, 2)
+    example = (ARCHITECTURES / "scenarios" / "simian-army.yaml").read_text()
+    scenario = parse_scenario(example, "simian-army.yaml", plan, 30.0)
+    config = RunConfig(arch="netflixoss", instances_per_host=100, rate=5.0, out_dir=tmp_path, seed=3)
+    run = LocalRun(plan, config)
+    fleet = LocalFleet(run)
+
+    async def play() -> RunSummary:
+        await run.start()
+        await run_timeline(scenario, Asgard.of_plan(fleet, plan.instances), fleet, Simian(fleet))
+        await fleet.wait(30.0 - fleet.now())
+        return summarise(plan, config, await run.finish(), 0.0)
+
+    summary = asyncio.run(play())
+    assert summary.accounted, summary.accounting_problems
+    kinds = [p["kind"] for p in summary.phases]
+    expected = {"monkey": 7, "partition": 1, "gorilla": 1, "latency": 1, "errors": 1, "kong": 1}
+    assert {k: kinds.count(k) for k in expected} == expected
+    west = {s.name for s in plan.instances if s.region == "us-west-2"}
+    (kong,) = [e for e in fleet.events if e.kind == EventKind.KONG]
+    assert west - {e.instances[0] for e in fleet.events if e.kind == EventKind.CHAOS_MONKEY} == set(
+        kong.instances
+    )
+    (kong_phase,) = [p for p in summary.phases if p["kind"] == "kong"]
+    assert kong_phase["after"]["requests"] > kong_phase["after"]["errors"]  # us-east-1 still completes
