@@ -60,7 +60,7 @@ def test_still_failing_at_the_end_is_not_recovered() -> None:
     series = steady(6, **{"4": row(100, 50), "5": row(100, 50)})
     (phase,) = phases([{"kind": "kong", "target": "us-west-2", "at": 4.0, "until": None}], series)
     assert phase["recovery_seconds"] is None
-    assert phase_line(phase).endswith("; not recovered")
+    assert phase_line(phase).endswith("; not recovered by 6 s")
 
 
 def test_the_next_incident_measures_before_from_the_end_of_the_previous_one() -> None:
@@ -77,3 +77,18 @@ def test_the_next_incident_measures_before_from_the_end_of_the_previous_one() ->
     assert (second["before"]["from"], second["before"]["to"]) == (3, 6)
     assert second["before"]["success_rate"] == 1.0
     assert second["recovery_seconds"] == 2.0
+
+
+def test_incidents_at_the_same_time_share_the_before_of_the_first() -> None:
+    series = steady(8, **{"0": row(100, 5), "3": row(100, 50)})
+    first, second = phases(
+        [
+            {"kind": "monkey", "target": "x", "at": 3.0, "until": None},
+            {"kind": "partition", "target": "a | c", "at": 3.0, "until": 5.0},
+        ],
+        series,
+    )
+    assert second["before"] == first["before"] and first["before"]["requests"] == 300
+    assert first["before"]["success_rate"] == round(295 / 300, 6)
+    assert first["recovery_seconds"] is None and first["judged_until"] == 4  # the next one starts
+    assert second["recovery_seconds"] == 1.0

@@ -3,12 +3,14 @@ series (requests ended, failed, latency of the completed ones, counted by the tr
 
 Seconds are whole seconds of the run. An incident at `at` (until `until` for a window) splits the
 seconds between the previous incident and the next into:
-- before: from the end of the previous incident's window (or 0) up to `at`;
+- before: from the end of the previous incident's window (or 0) up to `at`; an incident starting
+  while the previous one is still on shares its before;
 - during: its window; for a kill (monkey, gorilla, kong) from `at` until it recovered;
 - after: from there up to the next incident (or the end of the run).
 It recovered once the success rate is back within 1 % (absolute) of before's and stays there until
 the next incident: the recovery time is from `at` to the end of the last second that fell short,
-0 when none did, None when it still fell short at the end of what it can be judged on.
+0 when none did, None when it still fell short at the next incident (or the end of the run):
+`judged_until` says which second that was.
 """
 
 from __future__ import annotations
@@ -66,7 +68,10 @@ def phases(
         first = math.floor(at)
         horizon = math.floor(ordered[n + 1]["at"]) if n + 1 < len(ordered) else end
         horizon = max(horizon, first + 1)
-        before = _window(series, min(previous_end, first), first)
+        if previous_end < first or not out:
+            before = _window(series, min(previous_end, first), first)
+        else:  # it starts while the previous one is still on: both are judged against the same before
+            before = out[-1]["before"]
         baseline = before["success_rate"]
         short = [
             s
@@ -92,6 +97,7 @@ def phases(
                 "during": _window(series, first, stop),
                 "after": _window(series, stop, horizon),
                 "recovery_seconds": None if recovery is None else round(recovery, 3),
+                "judged_until": horizon,  # the second the recovery was looked for up to
             }
         )
         previous_end = stop
@@ -106,7 +112,10 @@ def phase_line(phase: Mapping[str, Any]) -> str:
         return "-" if value is None else f"{value * 100:.1f} %"
 
     recovery = phase["recovery_seconds"]
-    recovered = "not recovered" if recovery is None else f"recovered after {recovery:g} s"
+    if recovery is None:
+        recovered = f"not recovered by {phase['judged_until']} s"
+    else:
+        recovered = f"recovered after {recovery:g} s"
     return (
         f"  {phase['kind']} {phase['target']} at {phase['at']:.1f} s: success {rate(phase['before'])} "
         f"before, {rate(phase['during'])} during, {rate(phase['after'])} after; {recovered}"
