@@ -105,14 +105,21 @@ class Simian:
         self._monkeys = 0
         self._active: list[Incident] = []
         self._touched: dict[int, tuple[InstanceSpec, ...]] = {}  # id(incident) -> instances it changed
+        self._records_of: dict[tuple[str, str], dict[str, object]] = {}  # windows in force: their record
 
     def _event(self, kind: EventKind, service: str, instances: Sequence[str], **details: object) -> None:
         self.fleet.emit(Event(self.fleet.now(), kind, service, (), tuple(instances), details))
 
     def _record(self, kind: str, target: str, at: float, until: float | None, instances: int) -> None:
-        self.fleet.incidents.append(
-            {"kind": kind, "target": target, "at": round(at, 3), "until": until, "instances": instances}
-        )
+        """What the phases are computed from: when it took effect (the run's clock, not the file's)."""
+        record = {"kind": kind, "target": target, "at": round(at, 3), "until": until, "instances": instances}
+        self.fleet.incidents.append(record)
+        self._records_of[kind, target] = record
+
+    def _ended(self, kind: str, target: str) -> None:
+        record = self._records_of.pop((kind, target), None)
+        if record is not None:
+            record["until"] = round(self.fleet.now(), 3)
 
     async def monkey(self, action: Monkey) -> None:
         occurrence, self._monkeys = self._monkeys, self._monkeys + 1
@@ -153,7 +160,7 @@ class Simian:
         await self._reprofile(touched)
         self._event(EventKind.INCIDENT_START, incident.target.service, [s.name for s in touched],
                     **_incident_details(incident))  # fmt: skip
-        self._record(_incident_details(incident)["incident"], str(incident.target), incident.at,
+        self._record(str(_incident_details(incident)["incident"]), str(incident.target), self.fleet.now(),
                      incident.until, len(touched))  # fmt: skip
 
     async def end(self, incident: Incident) -> None:
@@ -168,6 +175,7 @@ class Simian:
         await self._reprofile(tuple(s for s in touched if s.name in running))
         self._event(EventKind.INCIDENT_END, incident.target.service, [s.name for s in touched],
                     **_incident_details(incident))  # fmt: skip
+        self._ended(str(_incident_details(incident)["incident"]), str(incident.target))
 
     async def end_all(self) -> None:
         """The run's traffic is over: what is still in force ends now (events say so)."""
@@ -190,7 +198,9 @@ class Simian:
         inside = sorted(s.name for _, s in running if any(side.contains(s) for side in partition.sides))
         self._event(kind, "", inside, sides=sides)
         if kind is EventKind.PARTITION_START:
-            self._record("partition", " | ".join(sides), partition.at, partition.until, len(inside))
+            self._record("partition", " | ".join(sides), self.fleet.now(), partition.until, len(inside))
+        else:
+            self._ended("partition", " | ".join(sides))
 
 
 def _incident_details(incident: LatencyIncident | ErrorIncident) -> dict[str, object]:
