@@ -261,3 +261,19 @@ def test_the_simian_army_example_runs_in_two_regions_and_every_incident_has_its_
     )
     (kong_phase,) = [p for p in summary.phases if p["kind"] == "kong"]
     assert kong_phase["after"]["requests"] > kong_phase["after"]["errors"]  # us-east-1 still completes
+
+
+def test_no_chaos_keeps_the_deploys_and_drops_the_simian_army() -> None:
+    from nanoservices.scenario.actions import Deploy, Monkey
+    from nanoservices.scenario.timeline import End, has_chaos, steps, without_chaos
+
+    text = MONKEY + "  - at: 3s\n    deploy: {service: homepage, version: v2}\n" + LATENCY.split("\n", 2)[2]
+    scenario = parse_scenario(text, "test.yaml", netflixoss(), DURATION)
+    assert has_chaos(scenario) and not has_chaos(without_chaos(scenario))
+    assert [type(a) for a in without_chaos(scenario).actions] == [Deploy]
+    timed = [(step.at, type(step).__name__) for step in steps(scenario)]
+    assert timed == [
+        (3.0, "Deploy"), (4.0, "Monkey"), (4.0, "LatencyIncident"), (8.0, "End"), (8.0, "Monkey"),
+        (12.0, "Monkey"),
+    ]  # fmt: skip
+    assert isinstance(steps(scenario)[3], End) and Monkey in {type(a) for a in scenario.actions}

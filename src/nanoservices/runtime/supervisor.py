@@ -261,11 +261,10 @@ class Supervisor:
             return None
         from nanoservices.runtime.fleet import RayFleet
         from nanoservices.scenario.simian import Simian
-        from nanoservices.scenario.timeline import CHAOS, run_timeline
+        from nanoservices.scenario.timeline import run_timeline, without_chaos
 
-        if not self.config.chaos:  # --no-chaos: the deploys still run, the Simian Army does not
-            kept = tuple(a for a in scenario.actions if not isinstance(a, CHAOS))
-            scenario = Scenario(scenario.duration, kept, scenario.versions, scenario.source)
+        if not self.config.chaos:
+            scenario = without_chaos(scenario)
         self._fleet = RayFleet(self, run_started, dict(scenario.versions))
         self._asgard = Asgard.of_plan(self._fleet, self.plan.instances)
         timeline = run_timeline(scenario, self._asgard, self._fleet, Simian(self._fleet))

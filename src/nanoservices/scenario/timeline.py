@@ -44,6 +44,12 @@ def has_chaos(scenario: Scenario | None) -> bool:
     return scenario is not None and any(isinstance(a, CHAOS) for a in scenario.actions)
 
 
+def without_chaos(scenario: Scenario) -> Scenario:
+    """--no-chaos: the deploys still run, the Simian Army does not."""
+    kept = tuple(a for a in scenario.actions if not isinstance(a, CHAOS))
+    return Scenario(scenario.duration, kept, scenario.versions, scenario.source)
+
+
 def steps(scenario: Scenario) -> list[Action | End]:
     """The actions and the ends of incidents, by time; ends first at a tie, then file order."""
     timed: list[tuple[float, int, int, Action | End]] = []
