@@ -60,3 +60,38 @@ def test_run_prints_the_summary_and_writes_files(ray_local: object, tmp_path: Pa
     assert summary["accounted"] is True and summary["accounting_problems"] == []
     assert summary["edges"] == 73 and summary["nodes"] == 23
     assert (tmp_path / "graph.graphml").read_text().count("<edge ") == 73
+
+
+BAD_CHAOS = """timeline:
+  - at: 2s
+    gorilla: us-east-1/zoneQ
+  - at: 3s
+    kong: mars-1
+  - at: 4s
+    for: 3s
+    errors: {service: subscriber, rate: 1.5}
+  - at: 5s
+    for: 4s
+    latency: {service: subscriber, add: 10ms}
+  - at: 6s
+    for: 4s
+    latency: {service: subscriber, add: 20ms}
+"""
+
+
+def test_bad_chaos_actions_exit_2_with_one_line_per_problem(tmp_path: Path) -> None:
+    """The Simian Army's actions run now, so what is wrong with them must stop the run first."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD_CHAOS)
+    result = runner.invoke(app, ["run", "netflixoss", "-d", "20", "--scenario", str(bad)])
+    assert result.exit_code == 2, result.output
+    assert sorted(result.output.strip().splitlines()) == sorted(
+        [
+            f"{bad}: $.timeline[0].gorilla: unknown zone 'us-east-1/zoneQ'; did you mean 'us-east-1/zoneC'?",
+            f"{bad}: $.timeline[1].kong: unknown region 'mars-1'; regions in this plan: us-east-1",
+            f"{bad}: $.timeline[2].errors.rate: rate 1.5 is outside 0-1; give a fraction such as 0.3 "
+            "or a percentage such as 30%",
+            f"{bad}: $.timeline[4].latency: overlaps the latency incident on subscriber at $.timeline[3] "
+            "(5s-9s); merge them or move one",
+        ]
+    )

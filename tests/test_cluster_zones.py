@@ -79,3 +79,49 @@ def test_cluster_files_pass_rays_schema(path: Path) -> None:
     validate_config(config)
     zones = [t["resources"] for name, t in config["available_node_types"].items() if name.startswith("zone-")]
     assert zones and all(any(k.startswith("zone:") for k in r) for r in zones)
+
+
+def test_a_gorilla_in_cluster_mode_kills_the_zones_machines_and_their_counts_die_with_them(
+    zoned_cluster: tuple[str, dict[str, str]], tmp_path: Path, tiny_arch: Path
+) -> None:
+    """The supervisor cannot remove a real cluster's nodes: it kills every host actor on the
+    zone's node at once, without collecting counts, as a machine loss would lose them."""
+    from nanoservices.architecture import load_architecture
+    from nanoservices.outputs.graph_json import read_graph_json
+    from nanoservices.plan import expand
+
+    address, zone_of_node = zoned_cluster
+    scenario = tmp_path / "gorilla.yaml"
+    scenario.write_text("timeline:\n  - at: 2s\n    gorilla: us-east-1/zoneB\n")
+    out = tmp_path / "run"
+    args = (
+        str(tiny_arch),
+        "-d",
+        "5",
+        "-K",
+        "100",
+        "-u",
+        "0.25",
+        "--scenario",
+        str(scenario),
+        "--out",
+        str(out),
+    )
+    result = run_cli(address, *args)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["accounted"], summary["accounting_problems"]
+    zone_b_node = next(
+        node for node, key in zone_of_node.items() if key == zone_resource("us-east-1", "zoneB")
+    )
+    on_b = sorted(row["host"] for row in summary["placement"] if row["node"] == zone_b_node)
+    assert on_b and summary["unchecked_hosts"] == on_b
+    gorilla = json.loads((out / "events.jsonl").read_text().splitlines()[0])
+    assert gorilla["kind"] == "gorilla" and gorilla["hosts"] == len(on_b) == gorilla["counts_lost"]
+    assert gorilla["method"].startswith("ray.kill of the zone's host actors, no freeze")
+    plan = expand(load_architecture(tiny_arch))
+    zone_b = {s.name for s in plan.instances if s.location == ("us-east-1", "zoneB")}
+    assert zone_b <= set(gorilla["instances"])
+    graph = read_graph_json(out / "graph.json")
+    nodes_b = {s.node for s in plan.instances if s.name in zone_b}
+    assert {n: graph.done[n] for n in nodes_b} == dict.fromkeys(nodes_b, "chaos")

@@ -3,8 +3,9 @@ kill sequence every runtime shares."""
 
 from __future__ import annotations
 
+import asyncio
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -61,3 +62,31 @@ async def kill_instance(control: HostControl, victim: InstanceSpec, host: int, a
     control.kill_host(host)
     await control.forget((victim,), ExitReason.CHAOS)
     return Kill(victim.name, host, control.kill_method, counts)
+
+
+@dataclass(frozen=True)
+class HostLoss:
+    """A host that died with its instances (Chaos Gorilla, Kong)."""
+
+    host: int
+    instances: tuple[str, ...]
+    counts: dict[str, object] | None  # None: they died with it (cluster mode: the machine is gone)
+
+
+async def kill_hosts(
+    control: HostControl, hosts: Mapping[int, Sequence[InstanceSpec]], collect: bool = True
+) -> list[HostLoss]:
+    """Every host at once, as a zone's machines go: frozen first when `collect` (its counts kept,
+    laptop mode), killed, then its running instances deregistered and recorded done by chaos."""
+    counts: list[dict[str, object] | None] = (
+        list(await asyncio.gather(*(control.freeze_host(h) for h in hosts)))
+        if collect
+        else [None] * len(hosts)
+    )
+    for host in hosts:
+        control.kill_host(host)
+    await control.forget(tuple(s for specs in hosts.values() for s in specs), ExitReason.CHAOS)
+    return [
+        HostLoss(host, tuple(s.name for s in specs), part)
+        for (host, specs), part in zip(hosts.items(), counts, strict=True)
+    ]

@@ -10,6 +10,7 @@ from typing import Any
 from nanoservices.config import RunConfig
 from nanoservices.outputs.accounting import MAX_PROBLEM_LINES, hops_from, reconcile
 from nanoservices.outputs.histogram import RELATIVE_ERROR
+from nanoservices.outputs.phases import phase_line, phases
 from nanoservices.outputs.series import write_series
 from nanoservices.plan import DeploymentPlan
 from nanoservices.runtime.stats import latency_quantile
@@ -68,6 +69,8 @@ class RunSummary:
     unchecked_hosts: list[int] = field(default_factory=list)  # hosts whose counts died with them
     # fsm: the opening moves the supervisor sent, how many the hosts counted delivered, in seconds
     fsm: dict[str, float] | None = None
+    # Per Simian Army incident: entry requests before, during and after it, and its recovery time
+    phases: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def requests_failed_total(self) -> int:
@@ -205,6 +208,7 @@ class RunSummary:
                 f"({deploy['strategy']}): {deploy['outcome']}{detected}, {deploy['started']:.1f}-"
                 f"{deploy['finished']:.1f} s"
             )
+        out += [phase_line(phase) for phase in self.phases]
         if self.timeline_error:
             out.append(f"  timeline failed: {self.timeline_error}")
         if self.hosts_died:
@@ -297,6 +301,7 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         accounting_problems=accounting.problems,
         unchecked_hosts=list(accounting.unchecked_hosts),
         fsm=result.get("fsm"),
+        phases=phases(result.get("incidents", []), stats.get("entry_series", {})),
         files=[
             *graph["files"],
             *result.get("flow_files", []),

@@ -10,15 +10,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import ray
+
+from nanoservices.chaos import HostLoss, Kill, kill_hosts, kill_instance
 from nanoservices.outputs.records import ExitReason
 from nanoservices.plan import Growth, InstanceSpec
 from nanoservices.registry import STARTING
 from nanoservices.runtime.host import registries_in_scope
 from nanoservices.runtime.placement import host_setups
+from nanoservices.runtime.zones import uses_zones
+from nanoservices.scenario.actions import VersionBehaviour
 from nanoservices.scenario.events import Event
 from nanoservices.scenario.judge import Window
 
@@ -35,6 +40,9 @@ class RayFleet:
         self._growth = Growth(supervisor.plan.instances)
         self._versions = versions  # (service, version) -> scenario VersionBehaviour
         self.ended = asyncio.Event()  # the run's traffic phase is over: deploys stop waiting
+        self.seed = supervisor.config.seed
+        self.incidents: list[dict[str, object]] = []
+        self._gone: set[str] = set()  # instances stopped inside a host that still runs
 
     def now(self) -> float:
         return time.time() - self._started
@@ -78,7 +86,68 @@ class RayFleet:
         await asyncio.gather(*(h.poll_once.remote() for h in self._sup.live_hosts()), return_exceptions=True)
 
     async def stop_group(self, specs: Sequence[InstanceSpec], reason: ExitReason) -> None:
+        self._gone.update(s.name for s in specs)
         await self._sup.retire(specs, reason)
 
     async def window(self, service: str, version: str, since: float) -> Window:
         return await self._sup.served(service, version, since)
+
+    # --- scenario.simian.ChaosFleet ------------------------------------------------------------
+    def running(self) -> list[tuple[int, InstanceSpec]]:
+        live = self._sup.live_indexes()
+        return [
+            (i, spec)
+            for i, specs in enumerate(self._sup.host_specs)
+            if i in live
+            for spec in specs
+            if spec.name not in self._gone
+        ]
+
+    async def kill(self, spec: InstanceSpec) -> Kill:
+        sup = self._sup
+        host = sup.host_index(spec.name)
+        kill = await kill_instance(sup, spec, host, alone=len(sup.host_specs[host]) == 1)
+        self._gone.add(spec.name)
+        sup.killed(kill, self.now())
+        return kill
+
+    async def lose(self, hosts: Mapping[int, Sequence[InstanceSpec]]) -> tuple[list[HostLoss], str]:
+        """Laptop mode: freeze (counts kept), ray.kill, deregister. Cluster mode (zones are Ray
+        nodes): every host actor on the nodes the zone's hosts run on is killed at once without a
+        freeze, so its counts die with it as with a machine (they become unchecked hosts); the
+        zone's Eureka actor is left running, as the supervisor cannot remove a real cluster's
+        nodes."""
+        cluster = uses_zones(ray.cluster_resources())
+        if cluster:  # the machines go, with every host on them (a cross-zone one placed there too)
+            nodes = {self._sup.node_of(h) for h in hosts} - {""}
+            on_nodes: dict[int, list[InstanceSpec]] = {}
+            for host, spec in self.running():
+                if self._sup.node_of(host) in nodes:
+                    on_nodes.setdefault(host, []).append(spec)
+            hosts = {**on_nodes, **hosts}
+        losses = await kill_hosts(self._sup, hosts, collect=not cluster)
+        self._gone.update(name for loss in losses for name in loss.instances)
+        self._sup.lost_hosts(losses)
+        if cluster:
+            return (
+                losses,
+                "ray.kill of the zone's host actors, no freeze (cluster mode: counts die with them)",
+            )
+        return losses, "freeze, then ray.kill (laptop mode: counts collected first)"
+
+    async def set_profiles(self, profiles: Mapping[str, VersionBehaviour | None]) -> None:
+        sup = self._sup
+        by_host: dict[int, dict[str, VersionBehaviour | None]] = {}
+        for name, profile in profiles.items():
+            by_host.setdefault(sup.host_index(name), {})[name] = profile
+        live = sup.live_indexes()
+        await asyncio.gather(
+            *(sup.hosts[h].set_profiles.remote(part) for h, part in by_host.items() if h in live),
+            return_exceptions=True,
+        )
+
+    async def set_partitions(self, blocked: Mapping[int, frozenset[int]]) -> None:
+        hosts = self._sup.hosts
+        await asyncio.gather(
+            *(hosts[h].set_partition.remote(b) for h, b in blocked.items()), return_exceptions=True
+        )

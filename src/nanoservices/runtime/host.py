@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -42,6 +42,8 @@ from nanoservices.runtime.stats import HostStats
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
+
+    from nanoservices.scenario.actions import VersionBehaviour
 
 
 # Ray calls in flight to one destination host. Messages for it wait in its outbox meanwhile and go
@@ -137,6 +139,7 @@ class HostCore:
         self._outboxes: dict[int, list[Message]] = {}
         self._pump_scheduled = False
         self._dead_hosts: set[int] = set()
+        self._blocked: frozenset[int] = frozenset()  # hosts a network partition cuts this one off from
         self._deadlines: deque[tuple[float, InstanceRuntime, int]] = deque()
         self._records: list[GraphRecord] = []
         self._in_transit: set[asyncio.Future[None]] = set()
@@ -198,6 +201,11 @@ class HostCore:
         stats = self.stats
         stats.batches_sent += 1
         stats.hop_sent[target_host] = stats.hop_sent.get(target_host, 0) + len(batch)
+        if self._blocked and target_host in self._blocked:
+            # Partitioned: the batch is sent and lost on the way, counted by this end; its
+            # requests time out at their callers, as behind a real partition.
+            stats.lost(target_host, "partition", len(batch))
+            return
         self._calls_out[target_host] = self._calls_out.get(target_host, 0) + 1
         future = asyncio.ensure_future(self.peers.deliver(self.index, target_host, encode_batch(batch)))
         self._in_transit.add(future)
@@ -415,6 +423,20 @@ class HostCore:
         """Requests so far, for the live progress display (spans are the tracing side's)."""
         stats = self.stats
         return request_counts(stats.requests_issued, stats.requests_completed, stats.requests_failed)
+
+    def set_partition(self, blocked: set[int] | frozenset[int]) -> None:
+        """The hosts this one cannot reach from now on (a network partition); empty heals it."""
+        self._blocked = frozenset(blocked)
+
+    def set_profiles(self, profiles: Mapping[str, VersionBehaviour | None]) -> int:
+        """How these instances serve from now on (latency and error incidents); how many it changed."""
+        changed = 0
+        for name, profile in profiles.items():
+            instance = self.instances.get(name)
+            if instance is not None:
+                instance.set_profile(profile)
+                changed += 1
+        return changed
 
     def served(self, service: str, version: str, since: int) -> tuple[int, int, dict[int, int]]:
         """Requests answered, errors and service-time histogram of service@version from second

@@ -236,11 +236,14 @@ class InstanceRuntime:
         handler, deadline, span, parent, _target = entry
         if self.is_traffic_source:
             stats = self._host.stats
+            now = self._host.clock()
+            elapsed = now - (deadline - self._host.request_timeout)
             if msg.status is Status.OK:
                 stats.requests_completed += 1
-                stats.latency(self._host.clock() - (deadline - self._host.request_timeout))
+                stats.latency(elapsed)
             else:
                 stats.failed(msg.status)
+            stats.entry(int(now - self._host.run_start), msg.status, elapsed)
         if span is not None:
             spans.end(span, msg.status, True)
         if type(handler) is Message:

@@ -9,9 +9,9 @@ deliveries to it fail as they do after `ray.kill`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from nanoservices.chaos import Kill, kill_instance
+from nanoservices.chaos import HostLoss, Kill, kill_hosts, kill_instance
 from nanoservices.config import RunConfig
 from nanoservices.outputs.records import DoneRecord, ExitReason, GraphRecord
 from nanoservices.plan import DeploymentPlan, Growth, InstanceSpec
@@ -86,6 +86,8 @@ class LocalRun:
         for host in self.hosts:
             host.wire(self.placement, self.peers)
         self.killed_counts: list[dict[str, object]] = []
+        self.chaos_events: list[dict[str, object]] = []  # monkey kills, as the supervisor lists them
+        self.incidents: list[dict[str, object]] = []  # the Simian Army's, for the summary's phases
         self.started_at = 0.0
 
     def _host(self, setup: HostSetup) -> HostCore:
@@ -127,10 +129,18 @@ class LocalRun:
 
     async def settle(self, max_turns: int = 10_000) -> None:
         """Let the loop run until no host has a message queued, in transit or a reply delayed."""
+        idle = False
         for _ in range(max_turns):
             live = [h for i, h in enumerate(self.hosts) if i not in self.peers.dead]
             if not any(h.busy() for h in live):
-                return
+                if idle:
+                    return
+                # A request to a known-dead host fails with a call_soon that busy() cannot see:
+                # one more turn lets it run (what it sends makes a host busy again).
+                idle = True
+                await asyncio.sleep(0)
+                continue
+            idle = False
             # Only replies waiting out their service time: sleep until a slot ends, do not spin.
             await asyncio.sleep(0 if any(h.moving() for h in live) else RESOLUTION)
         raise RuntimeError("messages still moving after the turn limit")
@@ -142,7 +152,16 @@ class LocalRun:
         kill = await kill_instance(self, spec, host, alone=len(self.hosts[host].instances) == 1)
         if kill.counts is not None:
             self.killed_counts.append(kill.counts)
+        self.chaos_events.append(
+            {"event": "chaos-monkey", "instance": name, "at": self.hosts[0].clock(), "method": kill.method}
+        )
         return kill
+
+    async def lose_hosts(self, hosts: Mapping[int, Sequence[InstanceSpec]]) -> list[HostLoss]:
+        """Chaos Gorilla or Kong: these hosts die at once, their counts collected first."""
+        losses = await kill_hosts(self, hosts)
+        self.killed_counts += [loss.counts for loss in losses if loss.counts is not None]
+        return losses
 
     async def stop(self) -> dict[str, object]:
         """Stop every live host as a Ray run's shutdown does; the run's summed counts."""
@@ -168,7 +187,8 @@ class LocalRun:
             "stats": stats,
             "graph": {"files": [], **graph_counts(self.peers.records, self.config.reduce_names)},
             "flow_files": [],
-            "events": [],
+            "events": self.chaos_events,
+            "incidents": self.incidents,
         }
 
     # --- HostControl (nanoservices.chaos) ------------------------------------------------------
@@ -206,6 +226,8 @@ class LocalFleet:
         self._versions = versions or {}
         self._sources = [s.name for s in run.plan.instances if s.package == "denominator"]
         self.stopped: list[tuple[str, ExitReason]] = []
+        self.seed = run.config.seed
+        self.incidents = run.incidents
         run._clock = self.clock  # every host, and every host a deploy adds, lives on simulated time
         for host in run.hosts:
             host.clock = self.clock
@@ -220,13 +242,16 @@ class LocalFleet:
     async def wait(self, seconds: float) -> bool:
         step = self.run.config.behaviour_settings.request_interval
         for _ in range(max(0, round(seconds / step))):
-            self.t += step
             self.ticks += 1
+            self.t = self.ticks * step  # not a running sum: 80 ticks of 0.05 s are 4.0 s, not 3.99...
             for name in self._sources:
                 self.run.instance(name).behaviour.tick()  # type: ignore[attr-defined]
             await self.run.settle()
             for host in self.run.hosts:
                 host.expire_due(self.t)
+            poll = self.run.config.poll_interval
+            if poll > 0 and int(self.t / poll + 1e-9) > int((self.t - step) / poll + 1e-9):
+                await self.run.poll()  # every host polls Eureka once per poll interval, as in a Ray run
         return True
 
     def emit(self, event: Event) -> None:
@@ -266,3 +291,28 @@ class LocalFleet:
             for bucket, count in h.items():
                 latency[bucket] = latency.get(bucket, 0) + count
         return Window(requests, errors, latency)
+
+    # --- scenario.simian.ChaosFleet ------------------------------------------------------------
+    def running(self) -> list[tuple[int, InstanceSpec]]:
+        dead = self.run.peers.dead
+        return [
+            (i, instance.spec)
+            for i, host in enumerate(self.run.hosts)
+            if i not in dead
+            for instance in host.instances.values()
+            if instance.running
+        ]
+
+    async def kill(self, spec: InstanceSpec) -> Kill:
+        return await self.run.chaos_kill(spec.name)
+
+    async def lose(self, hosts: Mapping[int, Sequence[InstanceSpec]]) -> tuple[list[HostLoss], str]:
+        return await self.run.lose_hosts(hosts), "in-process: frozen, counted, marked dead"
+
+    async def set_profiles(self, profiles: Mapping[str, VersionBehaviour | None]) -> None:
+        for host in self.run.hosts:
+            host.set_profiles(profiles)
+
+    async def set_partitions(self, blocked: Mapping[int, frozenset[int]]) -> None:
+        for index, hosts in blocked.items():
+            self.run.hosts[index].set_partition(hosts)

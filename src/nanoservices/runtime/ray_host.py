@@ -158,6 +158,14 @@ class Host:
         """Returns when the host stops; the supervisor watches it to notice a host that dies."""
         await self._stopped.wait()
 
+    def set_profiles(self, profiles: dict[str, Any]) -> int:
+        """Latency and error incidents: how these instances serve from now on (VersionBehaviour or None)."""
+        return self.core.set_profiles(profiles)
+
+    def set_partition(self, blocked: frozenset[int]) -> None:
+        """The hosts a network partition cuts this one off from (empty: healed)."""
+        self.core.set_partition(blocked)
+
     def served(self, service: str, version: str, since: int) -> tuple[int, int, dict[int, int]]:
         """What this host's instances of service@version answered from second `since` on."""
         return self.core.served(service, version, since)

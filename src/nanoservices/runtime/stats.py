@@ -30,6 +30,9 @@ class HostStats:
     latency_buckets: dict[int, int] = field(default_factory=dict)
     # Replies instances made, per "second|service|version|zone" (seconds since the traffic started).
     series: dict[str, SeriesRow] = field(default_factory=dict)
+    # Entry requests (traffic sources') by the second they ended: ended, of them failed, and the
+    # latency histogram of the completed ones; the phases of an incident are read from it.
+    entry_series: dict[int, SeriesRow] = field(default_factory=dict)
     instances_started: int = 0
     instances_stopped: int = 0
     # Per hop, each end counting its own side, keyed by the other host's index; `counts()` names
@@ -53,6 +56,18 @@ class HostStats:
             row = self.series[key] = {"requests": 0, "errors": 0, "h": {}}
         return row
 
+    def entry(self, second: int, status: Status, seconds: float) -> None:
+        """One entry request ended `seconds` after it was issued, in `second` of the run."""
+        row = self.entry_series.get(second)
+        if row is None:
+            row = self.entry_series[second] = {"requests": 0, "errors": 0, "h": {}}
+        row["requests"] += 1
+        if status:
+            row["errors"] += 1
+        else:
+            bucket = bucket_of(seconds)
+            row["h"][bucket] = row["h"].get(bucket, 0) + 1
+
     def failed(self, status: Status) -> None:
         key = status.name.lower()
         self.requests_failed[key] = self.requests_failed.get(key, 0) + 1
@@ -71,6 +86,10 @@ class HostStats:
         out["series"] = {
             key: {"requests": row["requests"], "errors": row["errors"], "h": _text_keys(row["h"])}
             for key, row in self.series.items()
+        }
+        out["entry_series"] = {
+            str(second): {"requests": row["requests"], "errors": row["errors"], "h": _text_keys(row["h"])}
+            for second, row in self.entry_series.items()
         }
         hops: dict[str, dict[str, object]] = {}
 

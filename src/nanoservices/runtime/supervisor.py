@@ -14,7 +14,7 @@ from typing import Any
 
 import ray
 
-from nanoservices.chaos import kill_instance, pick_victim
+from nanoservices.chaos import HostLoss, Kill, kill_instance, pick_victim
 from nanoservices.config import RunConfig
 from nanoservices.outputs.records import DoneRecord, ExitReason
 from nanoservices.plan import DeploymentPlan, InstanceSpec
@@ -27,7 +27,7 @@ from nanoservices.runtime.stats import add_stats
 from nanoservices.runtime.zones import actor_resources
 from nanoservices.scenario.actions import Scenario
 from nanoservices.scenario.asgard import Asgard
-from nanoservices.scenario.events import Event, EventLog
+from nanoservices.scenario.events import Event, EventKind, EventLog
 from nanoservices.scenario.judge import Window
 
 DRAIN_GRACE = 0.5  # seconds beyond the request timeout to let issued requests finish
@@ -73,6 +73,7 @@ class Supervisor:
         self._watchers: list[asyncio.Task[None]] = []
         self._run_started = 0.0
         self._asgard: Asgard | None = None
+        self._fleet: Any = None  # runtime.fleet.RayFleet once the timeline starts
         self._timeline_error = ""
         self._event_tracing: Any = None  # tracing.HostTracing for event spans, made on the first event
         self._event_tracer: Any = None
@@ -148,7 +149,7 @@ class Supervisor:
             self._say(opened or f"traffic running for {self.config.duration:g} s")
             timeline = self._start_timeline(run_started)
             half = self.config.duration / 2
-            if not await self._sleep_or_stop(half) and self.config.chaos:
+            if not await self._sleep_or_stop(half) and self.config.chaos and not self._scenario_chaos:
                 await self._chaos_monkey()
             await self._sleep_or_stop(self.config.duration - (time.time() - run_started))
             timings["run_seconds"] = time.time() - run_started
@@ -265,8 +266,8 @@ class Supervisor:
         return self._registries
 
     def _open_event_log(self) -> None:
-        if self.scenario is not None or self.config.chaos:
-            self._event_log = EventLog(Path(str(self.config.out_dir)))
+        """events.jsonl in every run, empty when nothing happened: the ground truth is always there."""
+        self._event_log = EventLog(Path(str(self.config.out_dir)))
 
     def record_event(self, event: Event) -> None:
         """Every timeline event: to events.jsonl at once (valid if the run is cut short), to the
@@ -315,15 +316,60 @@ class Supervisor:
         tracing = self._event_tracing
         return [{"spans": tracing.shutdown(SPAN_FLUSH_BOUND), "flow_part": tracing.flow_part()}]
 
+    @property
+    def _scenario_chaos(self) -> bool:
+        """The scenario has Simian Army actions: they replace --chaos's single kill at half time."""
+        from nanoservices.scenario.timeline import has_chaos
+
+        return has_chaos(self.scenario)
+
     def _start_timeline(self, run_started: float) -> asyncio.Task[None] | None:
-        if self.scenario is None or not self.scenario.actions:
+        scenario = self.scenario
+        if scenario is None or not scenario.actions:
             return None
         from nanoservices.runtime.fleet import RayFleet
-        from nanoservices.scenario.timeline import run_timeline
+        from nanoservices.scenario.simian import Simian
+        from nanoservices.scenario.timeline import run_timeline, without_chaos
 
-        self._fleet = RayFleet(self, run_started, dict(self.scenario.versions))
+        if not self.config.chaos:
+            scenario = without_chaos(scenario)
+        self._fleet = RayFleet(self, run_started, dict(scenario.versions))
         self._asgard = Asgard.of_plan(self._fleet, self.plan.instances)
-        return asyncio.get_running_loop().create_task(run_timeline(self.scenario, self._asgard, self._fleet))
+        timeline = run_timeline(scenario, self._asgard, self._fleet, Simian(self._fleet))
+        return asyncio.get_running_loop().create_task(timeline)
+
+    # what the Ray fleet's chaos reads and records (runtime/fleet.py)
+    @property
+    def host_specs(self) -> list[tuple[InstanceSpec, ...]]:
+        return self._host_specs
+
+    def host_index(self, name: str) -> int:
+        return self._host_of[name]
+
+    def node_of(self, host: int) -> str:
+        """The Ray node a host runs on ("" for one added after start-up, not looked up)."""
+        return str(self._placement[host]["node"]) if host < len(self._placement) else ""
+
+    def live_indexes(self) -> set[int]:
+        gone = self._killed | self._retired | set(self._died)
+        return {i for i in range(len(self._hosts)) if i not in gone}
+
+    def killed(self, kill: Kill, at: float) -> None:
+        """A Chaos Monkey kill of the timeline, listed and counted as the half-time one is."""
+        self._events.append(
+            {"event": "chaos-monkey", "instance": kill.instance, "at": at, "method": kill.method}
+        )
+        if kill.counts is not None:
+            self._killed_counts.append(kill.counts)
+        elif kill.counts_lost:
+            self._counts_lost.add(kill.host)
+
+    def lost_hosts(self, losses: list[HostLoss]) -> None:
+        for loss in losses:
+            if loss.counts is not None:
+                self._killed_counts.append(loss.counts)
+            else:
+                self._counts_lost.add(loss.host)
 
     async def _end_timeline(self, timeline: asyncio.Task[None] | None) -> None:
         """The traffic phase is over: deploys still waiting stop waiting and end as they stand."""
@@ -471,6 +517,16 @@ class Supervisor:
         self._events.append(
             {"event": "chaos-monkey", "instance": victim.name, "at": at, "method": kill.method}
         )
+        self.record_event(
+            Event(
+                time.time() - self._run_started,
+                EventKind.CHAOS_MONKEY,
+                victim.service,
+                (victim.version,),
+                (victim.name,),
+                {"method": kill.method, "by": "--chaos"},
+            )
+        )
         if kill.counts is not None:
             self._killed_counts.append(kill.counts)
         elif kill.counts_lost:
@@ -488,6 +544,7 @@ class Supervisor:
             return None
 
     def kill_host(self, host: int) -> None:
+        self._killed.add(host)  # on purpose: its watcher must not report it as died
         ray.kill(self._hosts[host], no_restart=True)
 
     async def stop_instance(self, host: int, name: str, reason: ExitReason) -> bool:
@@ -563,6 +620,7 @@ class Supervisor:
             "events": self._events,
             "deploys": [o.to_json() for o in self._asgard.outcomes] if self._asgard is not None else [],
             "timeline_error": self._timeline_error,
+            "incidents": self._fleet.incidents if self._fleet is not None else [],
         }
 
     def _write_flows(self, parts: list[bytes]) -> list[str]:

@@ -21,7 +21,6 @@ def run_scenario(
     if file is None and not deploys:
         return None
     from nanoservices.scenario.shortcut import parse_deploy_shortcut
-    from nanoservices.scenario.timeline import unsupported
     from nanoservices.scenario.validate import load_scenario
 
     problems: list[Problem] = []
@@ -51,7 +50,6 @@ def run_scenario(
                     "stateless services (elb, zuul, karyon, monolith, staash); pick one of those",
                 )
             )
-    problems += [Problem(source, "", line) for line in unsupported(scenario)]
     if problems:
         raise InputError(problems)
     return scenario

@@ -128,7 +128,20 @@ class Percentiles:
         return v0 + (u - q0) * slope
 
 
-LatencyModel = Fixed | Uniform | Normal | LogNormal | Percentiles
+@dataclass(frozen=True, slots=True)
+class Added:
+    """A latency incident on top of an instance's own service time: base (none: answers at once)
+    plus `add`, two draws per request."""
+
+    base: Fixed | Uniform | Normal | LogNormal | Percentiles | Added | None
+    add: Fixed | Uniform | Normal | LogNormal | Percentiles | Added
+
+    def sample(self, rng: random.Random) -> float:
+        base = self.base.sample(rng) if self.base is not None else 0.0
+        return base + self.add.sample(rng)
+
+
+LatencyModel = Fixed | Uniform | Normal | LogNormal | Percentiles | Added
 
 
 @dataclass(frozen=True, slots=True)

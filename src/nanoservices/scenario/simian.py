@@ -1,0 +1,209 @@
+"""The Simian Army on the run's clock: Chaos Monkey, Gorilla and Kong kill; latency and error
+incidents change how the target's instances serve for a window; a partition cuts hosts of one
+side off from the others'. Every action is an Event with the instances it touched, and a record
+the summary's phases are computed from.
+
+No Ray here, as for deploys (scenario/asgard.py): the Ray fleet and the in-process one implement
+`ChaosFleet`. Incidents in force are kept as a set and every instance's profile (every host's
+partition) is recomputed from that set at each start and end, so two incidents overlapping on one
+instance compose and ending one leaves the other in force.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from nanoservices.chaos import HostLoss, Kill
+from nanoservices.plan import InstanceSpec
+from nanoservices.scenario.actions import (
+    ErrorIncident,
+    Gorilla,
+    Incident,
+    Kong,
+    LatencyIncident,
+    Location,
+    Monkey,
+    Partition,
+    Target,
+    VersionBehaviour,
+)
+from nanoservices.scenario.asgard import Fleet
+from nanoservices.scenario.distributions import Added, ErrorRate
+from nanoservices.scenario.events import Event, EventKind
+
+Running = Sequence[tuple[int, InstanceSpec]]  # (host index, instance) of every running instance
+
+
+class ChaosFleet(Fleet, Protocol):
+    """What the Simian Army needs from a runtime, beyond what deploys need."""
+
+    seed: int
+    incidents: list[dict[str, object]]  # what happened when, for the summary's phases
+
+    def running(self) -> list[tuple[int, InstanceSpec]]:
+        """Every instance still running, with its host, in a stable order."""
+        ...
+
+    async def kill(self, spec: InstanceSpec) -> Kill:
+        """Chaos Monkey's kill of one instance (nanoservices.chaos.kill_instance)."""
+        ...
+
+    async def lose(self, hosts: Mapping[int, Sequence[InstanceSpec]]) -> tuple[list[HostLoss], str]:
+        """These hosts die at once with their instances; how it was done, for the event."""
+        ...
+
+    async def set_profiles(self, profiles: Mapping[str, VersionBehaviour | None]) -> None: ...
+
+    async def set_partitions(self, blocked: Mapping[int, frozenset[int]]) -> None:
+        """Each host's set of hosts it cannot reach (empty: none)."""
+        ...
+
+
+def with_incidents(base: VersionBehaviour | None, incidents: Sequence[Incident]) -> VersionBehaviour | None:
+    """An instance's own profile under the incidents in force on it: latency adds to its service
+    time, an error rate fails requests independently of its own errors."""
+    latency = base.latency if base is not None else None
+    errors = base.errors if base is not None else None
+    for incident in incidents:
+        if isinstance(incident, LatencyIncident):
+            latency = Added(latency, incident.add)
+        elif isinstance(incident, ErrorIncident):
+            own = errors.rate if errors is not None else 0.0
+            errors = ErrorRate(1 - (1 - own) * (1 - incident.rate))
+    if latency is None and errors is None:
+        return None
+    return VersionBehaviour(latency=latency, errors=errors)
+
+
+def blocked_hosts(partitions: Sequence[Partition], running: Running) -> dict[int, frozenset[int]]:
+    """Per host, the hosts the partitions in force cut it off from: those of every other side."""
+    blocked: dict[int, set[int]] = {host: set() for host, _ in running}
+    for partition in partitions:
+        sides = [{h for h, s in running if side.contains(s)} for side in partition.sides]
+        for i, side in enumerate(sides):
+            others = set().union(*(other for j, other in enumerate(sides) if j != i))
+            for host in side:
+                blocked[host] |= others - side
+    return {host: frozenset(hosts) for host, hosts in blocked.items()}
+
+
+def monkey_victim(
+    seed: int, occurrence: int, target: Target, running: Running
+) -> tuple[int, InstanceSpec] | None:
+    """A seeded choice among the target's running instances, reproducible with --seed."""
+    candidates = sorted(((h, s) for h, s in running if target.matches(s)), key=lambda hs: hs[1].name)
+    if not candidates:
+        return None
+    return random.Random(f"{seed}:monkey:{occurrence}").choice(candidates)
+
+
+class Simian:
+    def __init__(self, fleet: ChaosFleet) -> None:
+        self.fleet = fleet
+        self._monkeys = 0
+        self._active: list[Incident] = []
+        self._touched: dict[int, tuple[InstanceSpec, ...]] = {}  # id(incident) -> instances it changed
+        self._records_of: dict[tuple[str, str], dict[str, object]] = {}  # windows in force: their record
+
+    def _event(self, kind: EventKind, service: str, instances: Sequence[str], **details: object) -> None:
+        self.fleet.emit(Event(self.fleet.now(), kind, service, (), tuple(instances), details))
+
+    def _record(self, kind: str, target: str, at: float, until: float | None, instances: int) -> None:
+        """What the phases are computed from: when it took effect (the run's clock, not the file's)."""
+        record = {"kind": kind, "target": target, "at": round(at, 3), "until": until, "instances": instances}
+        self.fleet.incidents.append(record)
+        self._records_of[kind, target] = record
+
+    def _ended(self, kind: str, target: str) -> None:
+        record = self._records_of.pop((kind, target), None)
+        if record is not None:
+            record["until"] = round(self.fleet.now(), 3)
+
+    async def monkey(self, action: Monkey) -> None:
+        occurrence, self._monkeys = self._monkeys, self._monkeys + 1
+        at = self.fleet.now()
+        chosen = monkey_victim(self.fleet.seed, occurrence, action.target, self.fleet.running())
+        if chosen is None:
+            self._event(EventKind.CHAOS_MONKEY, action.target.service, (), target=str(action.target),
+                        outcome="no running instance")  # fmt: skip
+            return
+        host, victim = chosen
+        kill = await self.fleet.kill(victim)
+        self._event(EventKind.CHAOS_MONKEY, victim.service, (victim.name,), target=str(action.target),
+                    host=host, method=kill.method, occurrence=occurrence)  # fmt: skip
+        self._record("monkey", victim.name, at, None, 1)
+
+    async def lose(self, action: Gorilla | Kong) -> None:
+        """Every host of the zone (Gorilla) or region (Kong) dies at once."""
+        location = action.zone if isinstance(action, Gorilla) else Location(action.region)
+        at = self.fleet.now()
+        hosts: dict[int, list[InstanceSpec]] = {}
+        for host, spec in self.fleet.running():
+            if location.contains(spec):
+                hosts.setdefault(host, []).append(spec)
+        losses, method = await self.fleet.lose(hosts) if hosts else ([], "none")
+        instances = sorted(name for loss in losses for name in loss.instances)
+        kind = EventKind.GORILLA if isinstance(action, Gorilla) else EventKind.KONG
+        self._event(kind, "", instances, location=str(location), hosts=len(losses), method=method,
+                    counts_lost=sum(1 for loss in losses if loss.counts is None))  # fmt: skip
+        self._record(kind.value, str(location), at, None, len(instances))
+
+    async def start(self, incident: Incident) -> None:
+        self._active.append(incident)
+        if isinstance(incident, Partition):
+            await self._partition(incident, EventKind.PARTITION_START)
+            return
+        touched = tuple(s for _, s in self.fleet.running() if incident.target.matches(s))
+        self._touched[id(incident)] = touched
+        await self._reprofile(touched)
+        self._event(EventKind.INCIDENT_START, incident.target.service, [s.name for s in touched],
+                    **_incident_details(incident))  # fmt: skip
+        self._record(str(_incident_details(incident)["incident"]), str(incident.target), self.fleet.now(),
+                     incident.until, len(touched))  # fmt: skip
+
+    async def end(self, incident: Incident) -> None:
+        if incident not in self._active:
+            return
+        self._active.remove(incident)
+        if isinstance(incident, Partition):
+            await self._partition(incident, EventKind.PARTITION_END)
+            return
+        touched = self._touched.pop(id(incident), ())
+        running = {s.name for _, s in self.fleet.running()}
+        await self._reprofile(tuple(s for s in touched if s.name in running))
+        self._event(EventKind.INCIDENT_END, incident.target.service, [s.name for s in touched],
+                    **_incident_details(incident))  # fmt: skip
+        self._ended(str(_incident_details(incident)["incident"]), str(incident.target))
+
+    async def end_all(self) -> None:
+        """The run's traffic is over: what is still in force ends now (events say so)."""
+        for incident in list(self._active):
+            await self.end(incident)
+
+    async def _reprofile(self, specs: Sequence[InstanceSpec]) -> None:
+        active = [i for i in self._active if not isinstance(i, Partition)]
+        profiles = {
+            spec.name: with_incidents(spec.profile, [i for i in active if i.target.matches(spec)])
+            for spec in specs
+        }
+        await self.fleet.set_profiles(profiles)
+
+    async def _partition(self, partition: Partition, kind: EventKind) -> None:
+        running = self.fleet.running()
+        partitions = [i for i in self._active if isinstance(i, Partition)]
+        await self.fleet.set_partitions(blocked_hosts(partitions, running))
+        sides = [str(side) for side in partition.sides]
+        inside = sorted(s.name for _, s in running if any(side.contains(s) for side in partition.sides))
+        self._event(kind, "", inside, sides=sides)
+        if kind is EventKind.PARTITION_START:
+            self._record("partition", " | ".join(sides), self.fleet.now(), partition.until, len(inside))
+        else:
+            self._ended("partition", " | ".join(sides))
+
+
+def _incident_details(incident: LatencyIncident | ErrorIncident) -> dict[str, object]:
+    if isinstance(incident, LatencyIncident):
+        return {"incident": "latency", "target": str(incident.target), "add": repr(incident.add)}
+    return {"incident": "errors", "target": str(incident.target), "rate": incident.rate}
