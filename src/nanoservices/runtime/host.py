@@ -9,6 +9,7 @@ under Ray and inside a single test process.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -119,6 +120,7 @@ class HostCore:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.index = setup.index
+        self._seed = setup.seed
         self.max_in_flight = setup.max_in_flight
         self.batches_in_flight = setup.batches_in_flight
         self.tracing = tracing
@@ -363,9 +365,12 @@ class HostCore:
         await self.flush_records()
 
     async def _poll_loop(self, interval: float) -> None:
+        """Poll every interval, each host at its own phase (as Eureka clients' timers drift apart):
+        65 hosts polling in the same instant made a burst of registry calls every second."""
+        await asyncio.sleep(interval * random.Random(f"{self._seed}:poll:{self.index}").random())
         while True:
-            await asyncio.sleep(interval)
             await self.poll_once()
+            await asyncio.sleep(interval)
 
     # --- lifecycle ----------------------------------------------------------------------------
     def busy(self) -> bool:
