@@ -34,7 +34,7 @@ from nanoservices.outputs.records import (
 )
 from nanoservices.packages.base import BehaviourSettings
 from nanoservices.plan import InstanceSpec, RegistrySpec
-from nanoservices.registry import UP, Change, Entry, Shares
+from nanoservices.registry import EXPIRY_PERIODS, UP, Change, Entry, Shares
 from nanoservices.runtime.delays import RESOLUTION, Delays
 from nanoservices.runtime.instance import InstanceRuntime
 from nanoservices.runtime.stats import HostStats
@@ -76,6 +76,7 @@ class Peers(Protocol):
     def deliver(self, source: int, host: int, data: bytes) -> Awaitable[None]: ...
     def register(self, registry: int, entries: list[Entry]) -> Awaitable[None]: ...
     def deregister(self, registry: int, names: list[str]) -> Awaitable[None]: ...
+    def renew(self, registry: int, names: list[str], lease: float) -> Awaitable[object]: ...
     def poll(
         self, registry: int, services: list[str], since: int
     ) -> Awaitable[tuple[int, list[Change], dict[str, Shares]]]: ...
@@ -106,6 +107,8 @@ class HostSetup:
     max_in_flight: int = 0  # per traffic source; 0: no limit
     batches_in_flight: int = CALLS_PER_DESTINATION  # per destination host
     addresses: dict[str, str] | None = None  # simulated IPs by instance name, for span attributes
+    lease_renewal: float = 1.0  # Eureka heartbeat period (Eureka's 30 s, scaled)
+    retries: int = 1  # Ribbon's MaxAutoRetriesNextServer
 
 
 class HostCore:
@@ -145,6 +148,9 @@ class HostCore:
         self.closed = False  # stopped and counted: takes no more messages
         self._watch = self._watch_list()
         self._since = dict.fromkeys(self._watch, 0)
+        self.lease_renewal = setup.lease_renewal
+        self.retries = setup.retries
+        self._leases = self._lease_list()
 
     def ip_of(self, name: str) -> str:
         return self._addresses.get(name, "")
@@ -326,8 +332,39 @@ class HostCore:
                 per_registry.setdefault(registry, []).append(entry)
         # Node records travel to Edda alongside the registrations, not after them: one round trip.
         await asyncio.gather(
-            *(self.peers.register(r, entries) for r, entries in per_registry.items()), self.flush_records()
+            *(self._register_leased(r, entries) for r, entries in per_registry.items()), self.flush_records()
         )
+
+    async def _register_leased(self, registry: int, entries: list[Entry]) -> None:
+        """Register, then the first heartbeat: it tells the registry how long the leases last, so
+        a host that dies before its first renewal period still expires."""
+        assert self.peers is not None
+        await self.peers.register(registry, entries)
+        await self.peers.renew(registry, [e[0] for e in entries], EXPIRY_PERIODS * self.lease_renewal)
+
+    def _lease_list(self) -> dict[int, list[InstanceRuntime]]:
+        """registry index -> the local instances registered with it, renewed in one call."""
+        leases: dict[int, list[InstanceRuntime]] = {}
+        for instance in self.instances.values():
+            for registry in registries_in_scope(instance.spec, self.registries):
+                leases.setdefault(registry, []).append(instance)
+        return leases
+
+    async def renew_once(self) -> None:
+        """One heartbeat per registry for all of this host's running instances."""
+        assert self.peers is not None
+        lease = EXPIRY_PERIODS * self.lease_renewal
+        calls = []
+        for registry, instances in self._leases.items():
+            names = [i.name for i in instances if i.running]
+            if names:
+                calls.append(self.peers.renew(registry, names, lease))
+        await asyncio.gather(*calls)
+
+    async def _renew_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_renewal)
+            await self.renew_once()
 
     async def poll_once(self) -> None:
         assert self.peers is not None
@@ -385,6 +422,8 @@ class HostCore:
         self._background.append(loop.create_task(self._expire_loop()))
         if self._watch:
             self._background.append(loop.create_task(self._poll_loop(poll_interval)))
+        if self._leases:
+            self._background.append(loop.create_task(self._renew_loop()))
 
     def stop_traffic(self) -> None:
         for instance in self.instances.values():

@@ -38,6 +38,9 @@ class RayPeers:
     def deregister(self, registry: int, names: list[str]) -> Any:
         return self._registries[registry].deregister.remote(names)
 
+    def renew(self, registry: int, names: list[str], lease: float) -> Any:
+        return self._registries[registry].renew.remote(names, lease)
+
     def poll(self, registry: int, services: list[str], since: int) -> Any:
         return self._registries[registry].poll.remote(services, since)
 
