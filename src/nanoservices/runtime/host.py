@@ -37,6 +37,7 @@ from nanoservices.plan import InstanceSpec, RegistrySpec
 from nanoservices.registry import EXPIRY_PERIODS, UP, Change, Entry, Shares
 from nanoservices.runtime.delays import RESOLUTION, Delays
 from nanoservices.runtime.instance import InstanceRuntime
+from nanoservices.runtime.resilience import BUCKETS, WINDOW
 from nanoservices.runtime.stats import HostStats
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ class HostSetup:
     addresses: dict[str, str] | None = None  # simulated IPs by instance name, for span attributes
     lease_renewal: float = 1.0  # Eureka heartbeat period (Eureka's 30 s, scaled)
     retries: int = 1  # Ribbon's MaxAutoRetriesNextServer
+    timeouts: tuple[tuple[str, float], ...] = ()  # (service, seconds): its callers' timeout for it
 
 
 class HostCore:
@@ -128,6 +130,8 @@ class HostCore:
         self.run_start = clock()  # when the traffic started: second 0 of the per-second series
         self.delays = Delays()  # replies waiting out their simulated service time
         self.request_timeout = setup.request_timeout
+        self.timeouts = dict(setup.timeouts)  # per dependency; the rest use request_timeout
+        self.retries = setup.retries
         self.registries = setup.registries
         self.instances = {
             spec.name: InstanceRuntime(self, spec, setup.settings, setup.seed) for spec in setup.specs
@@ -139,7 +143,9 @@ class HostCore:
         self._outboxes: dict[int, list[Message]] = {}
         self._pump_scheduled = False
         self._dead_hosts: set[int] = set()
-        self._deadlines: deque[tuple[float, InstanceRuntime, int]] = deque()
+        # One FIFO of deadlines per timeout: each is in order as it is appended to.
+        self._deadlines: dict[float, deque[tuple[float, InstanceRuntime, int]]] = {}
+        self._next_roll = 0.0  # when the breakers' windows slide next
         self._records: list[GraphRecord] = []
         self._in_transit: set[asyncio.Future[None]] = set()
         self._calls_out: dict[int, int] = {}  # destination host -> Ray calls not yet completed
@@ -149,7 +155,6 @@ class HostCore:
         self._watch = self._watch_list()
         self._since = dict.fromkeys(self._watch, 0)
         self.lease_renewal = setup.lease_renewal
-        self.retries = setup.retries
         self._leases = self._lease_list()
 
     def ip_of(self, name: str) -> str:
@@ -277,20 +282,36 @@ class HostCore:
         instance.receive(msg)
 
     # --- timeouts -----------------------------------------------------------------------------
-    def expire_at(self, deadline: float, instance: InstanceRuntime, request_id: int) -> None:
-        self._deadlines.append((deadline, instance, request_id))
+    def expire_at(self, timeout: float, deadline: float, instance: InstanceRuntime, request_id: int) -> None:
+        fifo = self._deadlines.get(timeout)
+        if fifo is None:
+            fifo = self._deadlines[timeout] = deque()
+        fifo.append((deadline, instance, request_id))
 
     async def _expire_loop(self) -> None:
-        interval = max(self.request_timeout / 4, 0.01)
+        interval = max(min(self.request_timeout, *self.timeouts.values()) / 4, 0.01)
         while True:
             await asyncio.sleep(interval)
             self.expire_due(self.clock())
 
     def expire_due(self, now: float) -> None:
-        deadlines = self._deadlines
-        while deadlines and deadlines[0][0] <= now:
-            _, instance, request_id = deadlines.popleft()
+        """Time out what is due, earliest deadline first across the FIFOs; slide the breakers."""
+        fifos = list(self._deadlines.values())
+        while True:
+            first = None
+            for fifo in fifos:
+                if fifo and fifo[0][0] <= now and (first is None or fifo[0][0] < first[0][0]):
+                    first = fifo
+            if first is None:
+                break
+            _, instance, request_id = first.popleft()
             instance.resolve(request_id, Status.TIMEOUT, "")
+            if len(self._deadlines) != len(fifos):  # a retry brought a new timeout
+                fifos = list(self._deadlines.values())
+        if now >= self._next_roll:
+            self._next_roll = now + WINDOW / BUCKETS
+            for instance in self.instances.values():
+                instance.roll_breakers(now)
 
     # --- graph records ------------------------------------------------------------------------
     def record_edge(self, source: str, target: str) -> None:

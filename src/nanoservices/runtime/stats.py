@@ -30,6 +30,9 @@ class HostStats:
     latency_buckets: dict[int, int] = field(default_factory=dict)
     # Replies instances made, per "second|service|version|zone" (seconds since the traffic started).
     series: dict[str, SeriesRow] = field(default_factory=dict)
+    retries: int = 0  # requests sent again to the next server after a connection failure
+    blackouts: int = 0  # servers a caller blacked out (3 consecutive connection failures)
+    breaker_changes: dict[str, int] = field(default_factory=dict)  # circuit breaker transitions, by new state
     instances_started: int = 0
     instances_stopped: int = 0
     # Per hop, each end counting its own side, keyed by the other host's index; `counts()` names
