@@ -323,12 +323,16 @@ class InstanceRuntime:
         """A try failed: count it against the dependency's breaker and the server; retry it on the
         next server when it could not reach its own. True when it was retried."""
         now = self._host.clock()
+        if status in CONNECTION_FAILURES:
+            if self._blackouts.failure(target, now):
+                self._host.stats.blackouts += 1
+            if self._retry(target, status, span, entry, now):
+                return True  # the breaker sees the request's outcome, not each try's
         if status not in NOT_THE_DEPENDENCYS:
             self._breaker_changed(dep.breaker.failed(now))
-        if status not in CONNECTION_FAILURES:
-            return False
-        if self._blackouts.failure(target, now):
-            self._host.stats.blackouts += 1
+        return False
+
+    def _retry(self, target: str, status: Status, span: Span | None, entry: Pending, now: float) -> bool:
         tried = entry[7]
         if status not in RETRYABLE or len(tried) >= self._host.retries or not self.running:
             return False

@@ -114,12 +114,14 @@ class Blackouts:
         self.until: dict[str, float] = {}  # server -> end of its blackout
 
     def failure(self, server: str, now: float) -> bool:
-        """Count a connection failure; True when it starts (or lengthens) a blackout."""
+        """Count a connection failure; True when it starts a blackout (a failure during one, of a
+        request sent before it began, lengthens it)."""
         n = self.failing[server] = self.failing.get(server, 0) + 1
         if n < BLACKOUT_AFTER:
             return False
+        starts = not self.out(server, now)
         self.until[server] = now + min(BLACKOUT * 2 ** (n - BLACKOUT_AFTER), MAX_BLACKOUT)
-        return True
+        return starts
 
     def success(self, server: str) -> None:
         self.failing.pop(server, None)

@@ -1,0 +1,107 @@
+"""Clients that cope, in-process on a clock that stands still: a killed server's callers retry on
+the next server, black it out after 3 failures, and time out each dependency on its own timeout.
+Success with retries is checked against the same scripted kill with --retries 0."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nanoservices.architecture import load_architecture
+from nanoservices.config import RunConfig
+from nanoservices.messages import Status
+from nanoservices.packages.base import BehaviourSettings
+from nanoservices.plan import expand
+from nanoservices.runtime.host import HostCore, HostSetup
+from nanoservices.runtime.local import LocalRun
+from nanoservices.runtime.resilience import BLACKOUT_AFTER
+from nanoservices.runtime.stats import add_stats
+from nanoservices.summary import RunSummary, summarise
+
+ARCHITECTURES = Path(__file__).resolve().parents[1] / "architectures"
+TICKS = 300
+
+
+async def killed_run(retries: int) -> tuple[LocalRun, set[str], RunSummary]:
+    """netflixoss at one instance per host; a homepage instance is killed after 20 ticks and stays
+    registered (its lease has not expired: time stands still)."""
+    plan = expand(load_architecture(ARCHITECTURES / "netflixoss_arch.json"), 100, 1)
+    victim = sorted(s.name for s in plan.instances if s.service == "homepage")[0]
+    run = LocalRun(plan, RunConfig(arch=plan.arch, retries=retries, seed=7), clock=lambda: 5000.0)
+    await run.start()
+    sources = [s.name for s in plan.instances if s.package == "denominator"]
+
+    async def tick(times: int) -> None:
+        for _ in range(times):
+            for name in sources:
+                run.instance(name).behaviour.tick()  # type: ignore[attr-defined]
+            await run.settle()
+
+    await tick(20)
+    await run.chaos_kill(victim)
+    callers = {
+        name
+        for i, host in enumerate(run.hosts)
+        if i not in run.peers.dead
+        for name, instance in host.instances.items()
+        if victim in instance.routes
+    }
+    await tick(TICKS - 20)
+    return run, callers, summarise(plan, run.config, await run.finish(), 0.0)
+
+
+def test_retries_on_the_next_server_turn_a_dead_servers_failures_into_successes() -> None:
+    _, callers, without = asyncio.run(killed_run(retries=0))
+    _, callers_again, with_retry = asyncio.run(killed_run(retries=1))
+    assert callers == callers_again and len(callers) > 1
+    # Each caller tries the dead server until its third consecutive failure blacks it out.
+    tries = BLACKOUT_AFTER * len(callers)
+    assert without.requests_failed == {"dead_instance": tries}
+    assert without.requests_completed == TICKS - tries
+    assert with_retry.requests_failed == {}
+    assert with_retry.requests_completed == TICKS
+    for summary in (without, with_retry):
+        assert summary.requests_issued == TICKS  # a retried request is still one entry request
+        assert summary.accounted, summary.accounting_problems
+
+
+def test_each_caller_blacks_out_the_dead_server_after_3_failures_and_retries_only_those() -> None:
+    run, callers, _ = asyncio.run(killed_run(retries=1))
+    stats: dict[str, Any] = {}
+    for i, host in enumerate(run.hosts):
+        if i not in run.peers.dead:
+            add_stats(stats, host.counts())
+    assert stats["blackouts"] == len(callers)
+    assert stats["retries"] == BLACKOUT_AFTER * len(callers)
+    assert stats["breaker_changes"] == {}
+
+
+class Resolved:
+    """Stands in for an instance: records what the host times out, in order."""
+
+    def __init__(self, log: list[tuple[str, int]], name: str) -> None:
+        self.log, self.name = log, name
+
+    def resolve(self, request_id: int, status: Status, payload: str) -> None:
+        self.log.append((self.name, request_id))
+
+    def roll_breakers(self, now: float) -> None:
+        pass
+
+
+def test_per_dependency_timeouts_expire_earliest_deadline_first() -> None:
+    setup = HostSetup(0, [], [], BehaviourSettings(request_interval=0.01), 1, 2.0, timeouts=(("db", 0.5),))
+    host = HostCore(setup, clock=lambda: 0.0)
+    log: list[tuple[str, int]] = []
+    slow, fast = Resolved(log, "slow"), Resolved(log, "fast")
+    expire: Callable[..., None] = host.expire_at  # takes the stand-ins as instances
+    expire(2.0, 2.0, slow, 1)  # sent at 0 with the 2 s default
+    expire(0.5, 1.5, fast, 2)  # sent at 1 to db, 0.5 s
+    expire(2.0, 3.0, slow, 3)  # sent at 1
+    expire(0.5, 1.7, fast, 4)  # sent at 1.2
+    host.expire_due(1.6)
+    assert log == [("fast", 2)]
+    host.expire_due(10.0)
+    assert log == [("fast", 2), ("fast", 4), ("slow", 1), ("slow", 3)]
