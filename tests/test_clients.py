@@ -65,6 +65,12 @@ def test_retries_on_the_next_server_turn_a_dead_servers_failures_into_successes(
     for summary in (without, with_retry):
         assert summary.requests_issued == TICKS  # a retried request is still one entry request
         assert summary.accounted, summary.accounting_problems
+    n = len(callers)
+    assert [line for line in with_retry.lines() if line.startswith("  clients: ")] == [
+        f"  clients: {tries} retries on the next server (--retries 1), {n} servers blacked out, "
+        "breaker changes: none"
+    ]
+    assert with_retry.clients["retries"] == tries and without.clients["retries"] == 0
 
 
 def test_each_caller_blacks_out_the_dead_server_after_3_failures_and_retries_only_those() -> None:

@@ -68,6 +68,9 @@ class RunSummary:
     unchecked_hosts: list[int] = field(default_factory=list)  # hosts whose counts died with them
     # fsm: the opening moves the supervisor sent, how many the hosts counted delivered, in seconds
     fsm: dict[str, float] | None = None
+    # Clients that cope: retries on the next server, servers blacked out, breaker transitions by
+    # new state, and the settings they ran with (--retries, --lease-renewal).
+    clients: dict[str, Any] = field(default_factory=dict)
 
     @property
     def requests_failed_total(self) -> int:
@@ -117,6 +120,18 @@ class RunSummary:
             hosts = ", ".join(str(h) for h in self.unchecked_hosts)
             lines.append(f"    not checked: the hops of host(s) {hosts}, whose counts died with them")
         return lines
+
+    def client_lines(self) -> list[str]:
+        """One line when a client retried, blacked out a server or changed a breaker's state."""
+        clients = self.clients
+        changes = clients.get("breaker_changes", {})
+        if not (clients.get("retries") or clients.get("blackouts") or changes):
+            return []
+        breakers = ", ".join(f"{state} {n:,}" for state, n in sorted(changes.items())) or "none"
+        return [
+            f"  clients: {clients['retries']:,} retries on the next server (--retries {clients['allowed']}), "
+            f"{clients['blackouts']:,} servers blacked out, breaker changes: {breakers}"
+        ]
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -184,6 +199,7 @@ class RunSummary:
                 for q in (0.5, 0.9, 0.99)
             )
             out.append(f"  latency of completed requests (ms, within {RELATIVE_ERROR:.2%}): {figures}")
+        out += self.client_lines()
         out += self.span_lines()
         if "registered" in self.timings:
             total_mib = self.host_memory_bytes / (1 << 20)
@@ -297,6 +313,13 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         accounting_problems=accounting.problems,
         unchecked_hosts=list(accounting.unchecked_hosts),
         fsm=result.get("fsm"),
+        clients={
+            "retries": stats.get("retries", 0),
+            "blackouts": stats.get("blackouts", 0),
+            "breaker_changes": dict(stats.get("breaker_changes", {})),
+            "allowed": config.retries,
+            "lease_renewal": config.lease_renewal,
+        },
         files=[
             *graph["files"],
             *result.get("flow_files", []),
