@@ -9,11 +9,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, Tracer
+
 from nanoservices.architecture import load_architecture
 from nanoservices.config import RunConfig
 from nanoservices.messages import Status
 from nanoservices.packages.base import BehaviourSettings
-from nanoservices.plan import expand
+from nanoservices.plan import InstanceSpec, expand
 from nanoservices.runtime.host import HostCore, HostSetup
 from nanoservices.runtime.local import LocalRun
 from nanoservices.runtime.resilience import BLACKOUT_AFTER
@@ -24,12 +29,14 @@ ARCHITECTURES = Path(__file__).resolve().parents[1] / "architectures"
 TICKS = 300
 
 
-async def killed_run(retries: int) -> tuple[LocalRun, set[str], RunSummary]:
+async def killed_run(
+    retries: int, run_class: type[LocalRun] = LocalRun
+) -> tuple[LocalRun, set[str], RunSummary]:
     """netflixoss at one instance per host; a homepage instance is killed after 20 ticks and stays
     registered (its lease has not expired: time stands still)."""
     plan = expand(load_architecture(ARCHITECTURES / "netflixoss_arch.json"), 100, 1)
     victim = sorted(s.name for s in plan.instances if s.service == "homepage")[0]
-    run = LocalRun(plan, RunConfig(arch=plan.arch, retries=retries, seed=7), clock=lambda: 5000.0)
+    run = run_class(plan, RunConfig(arch=plan.arch, retries=retries, seed=7), clock=lambda: 5000.0)
     await run.start()
     sources = [s.name for s in plan.instances if s.package == "denominator"]
 
@@ -82,6 +89,48 @@ def test_each_caller_blacks_out_the_dead_server_after_3_failures_and_retries_onl
     assert stats["blackouts"] == len(callers)
     assert stats["retries"] == BLACKOUT_AFTER * len(callers)
     assert stats["breaker_changes"] == {}
+
+
+EXPORTER = InMemorySpanExporter()
+
+
+class MemoryTracing:
+    """HostTracing into one in-memory exporter, for every host of the run."""
+
+    def __init__(self) -> None:
+        self.provider = TracerProvider()
+        self.provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
+
+    def tracer_for(self, spec: InstanceSpec) -> Tracer:
+        return self.provider.get_tracer(spec.name)
+
+
+class TracedRun(LocalRun):
+    tracing = MemoryTracing()
+
+    def _host(self, setup: HostSetup) -> HostCore:
+        assert self._clock is not None
+        return HostCore(setup, tracing=self.tracing, clock=self._clock)
+
+
+def test_each_retry_is_its_own_client_span_marked_as_a_retry() -> None:
+    EXPORTER.clear()
+    _, callers, summary = asyncio.run(killed_run(retries=1, run_class=TracedRun))
+    finished = EXPORTER.get_finished_spans()
+    retried = [s for s in finished if (s.attributes or {}).get("nanoservices.retry") is True]
+    assert len(retried) == summary.clients["retries"] == BLACKOUT_AFTER * len(callers)
+    assert {s.kind for s in retried} == {SpanKind.CLIENT}
+    assert {(s.attributes or {}).get("peer.service") for s in retried} == {"homepage"}
+    # Every retry follows a failed try under the same parent: the trace shows both hops.
+    failed_tries = [
+        s
+        for s in finished
+        if s.kind == SpanKind.CLIENT and (s.attributes or {}).get("error.type") == "dead_instance"
+    ]
+    assert sorted(s.parent.span_id for s in failed_tries if s.parent) == sorted(
+        s.parent.span_id for s in retried if s.parent
+    )
+    assert len(failed_tries) == len(retried)
 
 
 class Resolved:
