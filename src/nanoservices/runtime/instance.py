@@ -400,6 +400,8 @@ class InstanceRuntime:
         dep = self._deps.pop(name, None)
         if dep is not None:
             dep.servers = None
+        if self._blackouts.failing:
+            self._blackouts.success(name)  # gone from discovery: forget its failures too
         self._host.record_forget(self.name, name)
         return True
 
