@@ -5,6 +5,7 @@ Success with retries is checked against the same scripted kill with --retries 0.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,14 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Tracer
 
-from nanoservices.architecture import load_architecture
+from nanoservices.architecture import load_architecture, parse_architecture
 from nanoservices.config import RunConfig
 from nanoservices.messages import Status
 from nanoservices.packages.base import BehaviourSettings
 from nanoservices.plan import InstanceSpec, expand
 from nanoservices.runtime.host import HostCore, HostSetup
 from nanoservices.runtime.local import LocalRun
-from nanoservices.runtime.resilience import BLACKOUT_AFTER
+from nanoservices.runtime.resilience import BLACKOUT_AFTER, MIN_REQUESTS, SLEEP
 from nanoservices.runtime.stats import add_stats
 from nanoservices.summary import RunSummary, summarise
 
@@ -160,3 +161,51 @@ def test_per_dependency_timeouts_expire_earliest_deadline_first() -> None:
     assert log == [("fast", 2)]
     host.expire_due(10.0)
     assert log == [("fast", 2), ("fast", 4), ("slow", 1), ("slow", 3)]
+
+
+def test_breakers_open_on_errors_half_open_after_5s_and_close_when_the_trial_succeeds() -> None:
+    services = [
+        {"name": "db", "package": "store", "count": 1, "regions": 1, "errors": 1.0},
+        {"name": "app", "package": "karyon", "count": 1, "regions": 1, "dependencies": ["db"]},
+        {"name": "www", "package": "denominator", "count": 0, "dependencies": ["app"]},
+    ]
+    plan = expand(parse_architecture(json.dumps({"services": services}), "tiny_arch.json", "tiny"))
+    clock = [100.0]
+
+    async def scenario() -> list[tuple[dict[str, int], dict[str, int]]]:
+        run = LocalRun(plan, RunConfig(arch=plan.arch), clock=lambda: clock[0])
+        await run.start()
+        source = next(s.name for s in plan.instances if s.package == "denominator")
+        seen = []
+
+        async def tick(times: int) -> None:
+            for _ in range(times):
+                run.instance(source).behaviour.tick()  # type: ignore[attr-defined]
+                await run.settle()
+            stats: dict[str, Any] = {}
+            for host in run.hosts:
+                add_stats(stats, host.counts())
+            seen.append((dict(stats["requests_failed"]), dict(stats["breaker_changes"])))
+
+        for host in run.hosts:
+            host.expire_due(clock[0])  # the breakers' windows start now
+        await tick(MIN_REQUESTS + 10)  # every request fails: both callers' breakers open at the 20th
+        for spec in plan.instances:
+            if spec.service == "db":
+                run.instance(spec.name).set_profile(None)  # db recovers
+        clock[0] += SLEEP - 0.1
+        for host in run.hosts:
+            host.expire_due(clock[0])
+        await tick(5)  # still open: failing fast
+        clock[0] += 0.1
+        for host in run.hosts:
+            host.expire_due(clock[0])  # 5 s open: half-open
+        await tick(5)  # the first is the trial; it succeeds and closes both
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert seen == [
+        ({"error": MIN_REQUESTS, "short_circuited": 10}, {"open": 2}),
+        ({"error": MIN_REQUESTS, "short_circuited": 15}, {"open": 2}),
+        ({"error": MIN_REQUESTS, "short_circuited": 15}, {"open": 2, "half_open": 2, "closed": 2}),
+    ]

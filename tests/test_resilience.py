@@ -13,7 +13,7 @@ def test_the_breaker_stays_closed_below_20_requests_whatever_their_errors() -> N
     breaker = Breaker()
     breaker.roll(0.0)
     changes = [breaker.failed(0.1) for _ in range(19)]
-    assert changes == [None] * 19 and breaker.state == CLOSED and breaker.allow()
+    assert changes == [None] * 19 and breaker.state == CLOSED and breaker.allow(0.0)
 
 
 def test_the_breaker_opens_at_half_errors_over_20_half_opens_after_5s_and_closes_on_a_success() -> None:
@@ -22,15 +22,16 @@ def test_the_breaker_opens_at_half_errors_over_20_half_opens_after_5s_and_closes
     outcomes = [breaker.ok() for _ in range(10)] + [breaker.failed(1.0) for _ in range(9)]
     assert outcomes == [None] * 19
     assert breaker.failed(1.0) == OPEN  # the 20th request, the 10th error: 50 %
-    assert not breaker.allow()  # short-circuited
+    assert not breaker.allow(5.9)  # short-circuited
     assert breaker.roll(5.9) is None and breaker.state == OPEN
     assert breaker.roll(6.0) == HALF_OPEN
-    assert breaker.allow() and not breaker.allow()  # one trial only
+    assert breaker.allow(6.0) and not breaker.allow(6.0)  # one trial only
     assert breaker.failed(6.1) == OPEN  # the trial failed: open again for 5 s
-    assert breaker.roll(11.0) is None and breaker.roll(11.1) == HALF_OPEN
-    assert breaker.allow()
+    assert breaker.roll(11.0) is None and breaker.state == OPEN
+    assert breaker.allow(11.1) and breaker.state == HALF_OPEN  # a request after the sleep is the trial
+    assert not breaker.allow(11.1)
     assert breaker.ok() == CLOSED
-    assert breaker.allow() and [breaker.failed(12.0) for _ in range(19)] == [None] * 19  # window reset
+    assert breaker.allow(0.0) and [breaker.failed(12.0) for _ in range(19)] == [None] * 19  # window reset
 
 
 def test_errors_older_than_the_10s_window_do_not_count() -> None:

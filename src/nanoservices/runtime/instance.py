@@ -250,9 +250,14 @@ class InstanceRuntime:
         timeout = host.request_timeout
         if dep is not None:
             breaker = dep.breaker
-            if breaker.state is not CLOSED and not breaker.allow():
-                self.resolve(request_id, Status.SHORT_CIRCUITED, "")
-                return
+            if breaker.state is not CLOSED:
+                state = breaker.state
+                allowed = breaker.allow(now)
+                if breaker.state is not state:
+                    self._breaker_changed(breaker.state)
+                if not allowed:
+                    self.resolve(request_id, Status.SHORT_CIRCUITED, "")
+                    return
             timeout = dep.timeout
         host.expire_at(timeout, now + timeout, self, request_id)
         host.send(msg)

@@ -45,10 +45,13 @@ class Breaker:
         self.opened_at = 0.0
         self._trial_out = False
 
-    def allow(self) -> bool:
-        """Closed: yes. Open: no (short-circuit). Half-open: one trial request, then no until it ends."""
+    def allow(self, now: float) -> bool:
+        """Closed: yes. Open: no (short-circuit), unless its sleep is over: then half-open, as
+        Hystrix's allowRequest does. Half-open: one trial request, then no until it ends."""
         if self.state is CLOSED:
             return True
+        if self.state is OPEN and now >= self.opened_at + SLEEP:
+            self.state, self._trial_out = HALF_OPEN, False
         if self.state is HALF_OPEN and not self._trial_out:
             self._trial_out = True
             return True
