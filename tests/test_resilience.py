@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from nanoservices.packages.base import Peer
-from nanoservices.runtime.resilience import CLOSED, HALF_OPEN, OPEN, Blackouts, Breaker, choose
+from nanoservices.runtime.resilience import CLOSED, HALF_OPEN, MIN_REQUESTS, OPEN, Blackouts, Breaker, choose
 
 
 def test_the_breaker_stays_closed_below_20_requests_whatever_their_errors() -> None:
@@ -72,3 +72,12 @@ def test_zone_aware_choice_prefers_the_callers_zone_and_avoids_a_failing_one() -
         out.failure("b1", 0.0)  # blacked out
     assert {choose(servers, ("a1",), "zoneA", out, 0.0, rng) for _ in range(20)} == {"c1"}
     assert choose(servers, ("a1", "a2", "b1", "c1"), "zoneA", out, 0.0, rng) is None
+
+
+def test_a_trial_that_never_ends_lets_the_next_one_through_5s_later() -> None:
+    breaker = Breaker()
+    breaker.roll(0.0)
+    assert [breaker.failed(1.0) for _ in range(MIN_REQUESTS)][-1] == OPEN
+    assert breaker.allow(6.0) and breaker.state == HALF_OPEN  # the trial, never answered
+    assert not breaker.allow(10.9)
+    assert breaker.allow(11.0) and breaker.state == HALF_OPEN

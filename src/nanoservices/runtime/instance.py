@@ -250,7 +250,7 @@ class InstanceRuntime:
         timeout = host.request_timeout
         if dep is not None:
             breaker = dep.breaker
-            if breaker.state is not CLOSED:
+            if breaker.state is not CLOSED and not tried:  # a retry is the same request, let through
                 state = breaker.state
                 allowed = breaker.allow(now)
                 if breaker.state is not state:

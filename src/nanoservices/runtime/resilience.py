@@ -34,7 +34,7 @@ class Breaker:
     """One dependency's circuit breaker. Callers count outcomes (`ok`, `failed`), ask `allow`
     before sending, and `roll` it on a timer so the window slides without a clock read per request."""
 
-    __slots__ = ("_bucket_end", "_buckets", "_trial_out", "errors", "opened_at", "requests", "state")
+    __slots__ = ("_bucket_end", "_buckets", "errors", "opened_at", "requests", "state")
 
     def __init__(self) -> None:
         self.state = CLOSED
@@ -42,20 +42,18 @@ class Breaker:
         self.errors = 0
         self._buckets = [(0, 0)] * (BUCKETS - 1)  # the window's earlier buckets, oldest first
         self._bucket_end = 0.0
-        self.opened_at = 0.0
-        self._trial_out = False
+        self.opened_at = 0.0  # when it opened, or when its last trial went out
 
     def allow(self, now: float) -> bool:
-        """Closed: yes. Open: no (short-circuit), unless its sleep is over: then half-open, as
-        Hystrix's allowRequest does. Half-open: one trial request, then no until it ends."""
+        """Closed: yes. Open: no (short-circuit) until SLEEP after it opened or was last tried; then
+        one trial request, half-open, as Hystrix's allowSingleTest: a trial that never ends allows
+        the next one SLEEP later instead of holding the breaker half-open for ever."""
         if self.state is CLOSED:
             return True
-        if self.state is OPEN and now >= self.opened_at + SLEEP:
-            self.state, self._trial_out = HALF_OPEN, False
-        if self.state is HALF_OPEN and not self._trial_out:
-            self._trial_out = True
-            return True
-        return False
+        if now < self.opened_at + SLEEP:
+            return False
+        self.state, self.opened_at = HALF_OPEN, now
+        return True
 
     def ok(self) -> str | None:
         """A success; returns the new state when it changed (a half-open trial closes it)."""
@@ -91,8 +89,7 @@ class Breaker:
                 self.requests = self.errors = 0
                 self._bucket_end += passed * width
         if self.state is OPEN and now >= self.opened_at + SLEEP:
-            self.state = HALF_OPEN
-            self._trial_out = False
+            self.state = HALF_OPEN  # the next request is the trial
             return HALF_OPEN
         return None
 
