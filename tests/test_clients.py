@@ -209,3 +209,16 @@ def test_breakers_open_on_errors_half_open_after_5s_and_close_when_the_trial_suc
         ({"error": MIN_REQUESTS, "short_circuited": 15}, {"open": 2}),
         ({"error": MIN_REQUESTS, "short_circuited": 15}, {"open": 2, "half_open": 2, "closed": 2}),
     ]
+
+
+def test_every_outcome_ends_a_span_with_an_http_status() -> None:
+    """A status without one raised inside a host's deliver, and the sender counted the batch lost."""
+    from nanoservices.runtime import spans
+
+    EXPORTER.clear()
+    tracer = MemoryTracing().provider.get_tracer("t")
+    for status in Status:
+        spans.end(tracer.start_span(status.name), status, True)
+    ended = {s.name: (s.attributes or {})["http.response.status_code"] for s in EXPORTER.get_finished_spans()}
+    assert sorted(ended) == sorted(s.name for s in Status)
+    assert {name for name, code in ended.items() if code == 200} == {"OK"}
