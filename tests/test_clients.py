@@ -79,6 +79,9 @@ def test_retries_on_the_next_server_turn_a_dead_servers_failures_into_successes(
         "breaker changes: none"
     ]
     assert with_retry.clients["retries"] == tries and without.clients["retries"] == 0
+    # Only the dead server's own callers black it out: their callers got the failure relayed, an
+    # error answer from a live server, and neither retry nor black that server out.
+    assert without.clients["blackouts"] == with_retry.clients["blackouts"] == n
 
 
 def test_each_caller_blacks_out_the_dead_server_after_3_failures_and_retries_only_those() -> None:
@@ -222,3 +225,31 @@ def test_every_outcome_ends_a_span_with_an_http_status() -> None:
     ended = {s.name: (s.attributes or {})["http.response.status_code"] for s in EXPORTER.get_finished_spans()}
     assert sorted(ended) == sorted(s.name for s in Status)
     assert {name for name, code in ended.items() if code == 200} == {"OK"}
+
+
+def test_a_failure_relayed_from_further_down_is_an_error_answer_not_a_reason_to_retry() -> None:
+    """tiny: elb -> proxy (one per zone, zone-local) -> app. With zoneB's app dead, zoneB's proxy
+    has no next server; elb gets dead_instance relayed by a live proxy, and neither retries on
+    another proxy nor blacks the live one out."""
+    plan = expand(load_architecture(Path(__file__).parent / "data" / "arch" / "tiny_arch.json"))
+    victim = next(s.name for s in plan.instances if s.service == "app" and s.zone == "zoneB")
+
+    async def scenario() -> dict[str, Any]:
+        run = LocalRun(plan, RunConfig(arch=plan.arch, retries=1), clock=lambda: 5000.0)
+        await run.start()
+        source = next(s.name for s in plan.instances if s.package == "denominator")
+        await run.chaos_kill(victim)
+        for _ in range(60):
+            run.instance(source).behaviour.tick()  # type: ignore[attr-defined]
+            await run.settle()
+        stats: dict[str, Any] = {}
+        for i, host in enumerate(run.hosts):
+            if i not in run.peers.dead:
+                add_stats(stats, host.counts())
+        return stats
+
+    stats = asyncio.run(scenario())
+    failed = stats["requests_failed"]["dead_instance"]
+    assert failed > BLACKOUT_AFTER  # zoneB's proxy keeps failing: it has nobody else to send to
+    assert stats["retries"] == 0 and stats["blackouts"] == 1  # the proxy blacks out the dead app only
+    assert stats["requests_completed"] + failed == 60

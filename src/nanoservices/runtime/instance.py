@@ -39,8 +39,8 @@ MAX_BURST = 32  # ticks a late timer may run back to back before it skips the re
 # sent under or None, target instance, kind, payload, servers tried before this one)
 Pending = tuple[ReplyHandler | Message, float, "Span | None", "Span | None", str, Kind, str, tuple[str, ...]]
 NOT_TRIED: tuple[str, ...] = ()
-# The server could not be reached: Ribbon retries these on the next server, and counts them
-# towards the server's blackout.
+# The server could not be reached (when the caller's own runtime says so): Ribbon retries these on
+# the next server, and counts them towards the server's blackout.
 RETRYABLE = frozenset({Status.DEAD_INSTANCE, Status.STOPPED})
 CONNECTION_FAILURES = frozenset({Status.DEAD_INSTANCE, Status.STOPPED, Status.TIMEOUT})
 NOT_THE_DEPENDENCYS = frozenset({Status.SHORT_CIRCUITED, Status.SHUTDOWN})  # not counted by its breaker
@@ -294,7 +294,7 @@ class InstanceRuntime:
         dep = self._deps.get(target)
         if dep is not None:
             if status:
-                if self._failed(dep, target, status, span, entry):
+                if self._failed(dep, target, status, span, entry, not msg.sender):
                     return
             else:
                 breaker = dep.breaker
@@ -323,12 +323,14 @@ class InstanceRuntime:
             self._current = previous
 
     def _failed(
-        self, dep: Dependency, target: str, status: Status, span: Span | None, entry: Pending
+        self, dep: Dependency, target: str, status: Status, span: Span | None, entry: Pending, local: bool
     ) -> bool:
         """A try failed: count it against the dependency's breaker and the server; retry it on the
-        next server when it could not reach its own. True when it was retried."""
+        next server when it could not reach its own. True when it was retried. Only a failure this
+        host's runtime made (`local`: undeliverable, timed out) is the server's connection failing;
+        the same status relayed by the server from further down is an error answer, as a 503 is."""
         now = self._host.clock()
-        if status in CONNECTION_FAILURES:
+        if local and status in CONNECTION_FAILURES:
             if self._blackouts.failure(target, now):
                 self._host.stats.blackouts += 1
             if self._retry(target, status, span, entry, now):
