@@ -156,6 +156,7 @@ class HostCore:
         self._since = dict.fromkeys(self._watch, 0)
         self.lease_renewal = setup.lease_renewal
         self._leases = self._lease_list()
+        self._renewing = False
 
     def ip_of(self, name: str) -> str:
         return self._addresses.get(name, "")
@@ -382,6 +383,12 @@ class HostCore:
                 calls.append(self.peers.renew(registry, names, lease))
         await asyncio.gather(*calls)
 
+    def start_renewals(self) -> None:
+        """Heartbeats every renewal period from now on (once: registration and start both ask)."""
+        if self._leases and not self._renewing:
+            self._renewing = True
+            self._background.append(asyncio.get_running_loop().create_task(self._renew_loop()))
+
     async def _renew_loop(self) -> None:
         while True:
             await asyncio.sleep(self.lease_renewal)
@@ -443,8 +450,7 @@ class HostCore:
         self._background.append(loop.create_task(self._expire_loop()))
         if self._watch:
             self._background.append(loop.create_task(self._poll_loop(poll_interval)))
-        if self._leases:
-            self._background.append(loop.create_task(self._renew_loop()))
+        self.start_renewals()
 
     def stop_traffic(self) -> None:
         for instance in self.instances.values():

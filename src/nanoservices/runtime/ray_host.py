@@ -77,6 +77,7 @@ class Host:
         self._peers = RayPeers(hosts, registries, edda, self._transport)
         self.core.wire(dict(placement), self._peers)
         await self.core.register_all(status)
+        self.core.start_renewals()  # from now on: a slow start-up must not let its leases expire
         settle()  # its instances live for the whole run: later collections need not walk them
         return address
 
