@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -253,3 +254,20 @@ def test_a_failure_relayed_from_further_down_is_an_error_answer_not_a_reason_to_
     assert failed > BLACKOUT_AFTER  # zoneB's proxy keeps failing: it has nobody else to send to
     assert stats["retries"] == 0 and stats["blackouts"] == 1  # the proxy blacks out the dead app only
     assert stats["requests_completed"] + failed == 60
+
+
+@pytest.mark.parametrize("timeouts", [(), (("db", 0.5),)])
+def test_the_timeout_loop_starts_and_keeps_running(timeouts: tuple[tuple[str, float], ...]) -> None:
+    """A loop that raised at once would leave every request of a Ray run without a timeout."""
+    setup = HostSetup(0, [], [], BehaviourSettings(request_interval=0.01), 1, 2.0, timeouts=timeouts)
+
+    async def scenario() -> list[bool]:
+        host = HostCore(setup)
+        host.start_instances(1.0)
+        for _ in range(3):
+            await asyncio.sleep(0)  # a few loop turns: each task runs up to its first sleep
+        running = [not task.done() for task in host._background]
+        await host.stop_all()
+        return running
+
+    assert asyncio.run(scenario()) == [True]

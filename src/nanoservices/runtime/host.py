@@ -290,7 +290,7 @@ class HostCore:
         fifo.append((deadline, instance, request_id))
 
     async def _expire_loop(self) -> None:
-        interval = max(min(self.request_timeout, *self.timeouts.values()) / 4, 0.01)
+        interval = max(min([self.request_timeout, *self.timeouts.values()]) / 4, 0.01)
         while True:
             await asyncio.sleep(interval)
             self.expire_due(self.clock())
