@@ -44,6 +44,8 @@ WEEK = "604,800 seconds (a week)"
             "Invalid value for --kv: 'chat:0.5ms': the chat interval must be between 1ms and 1h",
         ),
         (["-p", "0"], "-p/--scale should be greater than or equal to 1"),
+        (["--lease-renewal", "0s"], f"--lease-renewal must be finite, above 0 and at most {WEEK}, got 0"),
+        (["--retries", "-1"], "--retries should be greater than or equal to 0"),
     ],
 )
 def test_run_refuses_the_flag_in_one_line(flags: list[str], line: str) -> None:
@@ -94,6 +96,10 @@ def configs(monkeypatch: pytest.MonkeyPatch) -> list[RunConfig]:
         (["-d", "604800"], "duration", MAX_SECONDS),
         (["-d", "0"], "duration", 0.0),
         (["-u", "250ms"], "poll_interval", 0.25),
+        (["--lease-renewal", "30s"], "lease_renewal", 30.0),
+        (["--retries", "0"], "retries", 0),
+        ([], "lease_renewal", 1.0),
+        ([], "retries", 1),
     ],
 )
 def test_run_accepts_the_edges_of_each_range(

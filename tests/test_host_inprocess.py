@@ -7,6 +7,7 @@ request ends once, and chaos victims stop being chosen after the next registry p
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from nanoservices.messages import Status
 from nanoservices.naming import to_node_name
 from nanoservices.outputs.records import DoneRecord, EdgeRecord, ExitReason, ForgetRecord, NodeRecord
 from nanoservices.plan import DeploymentPlan, expand
+from nanoservices.registry import EXPIRY_PERIODS
 from nanoservices.runtime.local import LocalRun
 from nanoservices.runtime.stats import add_stats
 from nanoservices.summary import RunSummary, summarise
@@ -112,18 +114,27 @@ def test_every_request_ends_and_outcomes_do_not_depend_on_packing(per_host: int)
     assert sum(h.traffic_pending() for h in run.hosts) == 0
 
 
-def test_chaos_kill_fails_requests_until_the_next_poll_then_callers_forget_the_victim(tmp_path: Path) -> None:
+def test_chaos_kill_fails_requests_until_the_lease_expires_then_callers_forget_the_victim(
+    tmp_path: Path,
+) -> None:
     plan = plan_of("netflixoss")
     victim = next(s.name for s in plan.instances if s.service == "homepage")
 
     async def scenario() -> tuple[LocalRun, Kill, Counter[str], Counter[str], Counter[str], RunSummary]:
-        run = LocalRun(plan, config(plan, 1, tmp_path))
+        run = LocalRun(plan, config(plan, 1, tmp_path).model_copy(update={"retries": 0}))
         await run.start()
         await tick(run, 50)
         before = failures(run)
         kill = await run.chaos_kill(victim)  # the supervisor's kill sequence
         await tick(run, 200)  # callers still route to the victim: their requests fail explicitly
         during = failures(run)
+        await run.poll()  # still registered: nobody renews its lease, but it has not expired yet
+        assert victim in run.peers.registries[0].statuses("homepage")
+        lease_end = time.time() + EXPIRY_PERIODS * run.config.lease_renewal + 1
+        for registry in run.peers.registries:  # the registries' clocks past the victim's lease
+            registry.clock = lambda: lease_end
+        await asyncio.gather(*(h.renew_once() for i, h in enumerate(run.hosts) if i not in run.peers.dead))
+        assert run.peers.evict().count(victim) == len(run.peers.registries)
         await run.poll()  # callers learn the victim is gone
         await tick(run, 200)
         after = failures(run)

@@ -64,7 +64,15 @@ def test_chaos_monkey_kills_an_actor_and_the_run_accounts_for_it(
 ) -> None:
     plan = expand(load_architecture(tiny_arch))
     summary = simulate(
-        ray_local, plan, tmp_path, instances_per_host=1, duration=3.0, poll_interval=0.25, rate=50
+        ray_local,
+        plan,
+        tmp_path,
+        instances_per_host=1,
+        duration=4.0,
+        poll_interval=0.25,
+        lease_renewal=0.2,
+        retries=0,
+        rate=50,
     )
     [event] = summary["events"]
     assert event["method"] == "ray.kill"
@@ -74,7 +82,8 @@ def test_chaos_monkey_kills_an_actor_and_the_run_accounts_for_it(
     assert graph.done[victim_node] == "chaos"
     assert all(exit == "normal" for node, exit in graph.done.items() if node != victim_node)
     assert set(graph.done) == set(graph.nodes)
-    # The proxy in the victim's zone routed only to it: it forgets the victim at the next poll.
+    # The proxy in the victim's zone routed only to it: it forgets the victim at the next poll
+    # after the registries evicted its lease (3 renewal periods: 0.6 s).
     assert any(target == victim_node for _, target in graph.forgets.values())
     assert summary["instances_killed"] == 1
     assert summary["requests_failed_total"] > 0

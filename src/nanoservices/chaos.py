@@ -34,8 +34,11 @@ class HostControl(Protocol):
 
     async def stop_instance(self, host: int, name: str, reason: ExitReason) -> bool: ...
 
-    async def forget(self, specs: Sequence[InstanceSpec], reason: ExitReason) -> None:
-        """Deregister instances that cannot do it themselves, and record why they are done."""
+    async def forget(
+        self, specs: Sequence[InstanceSpec], reason: ExitReason, deregister: bool = False
+    ) -> None:
+        """Record why instances that cannot say it themselves are done; with `deregister`, also
+        take them out of discovery. A crashed instance is not deregistered: its lease expires."""
         ...
 
 
@@ -51,16 +54,19 @@ class Kill:
         return self.method != "cancel" and self.counts is None
 
 
-async def kill_instance(control: HostControl, victim: InstanceSpec, host: int, alone: bool) -> Kill:
+async def kill_instance(
+    control: HostControl, victim: InstanceSpec, host: int, alone: bool, deregister: bool = False
+) -> Kill:
     """Chaos monkey's kill. A lone instance dies with its host, as a machine would: its counts are
     collected first (they would die with the process), then the host is killed and its instance
-    deregistered and recorded as done. In a shared host only the instance stops."""
+    recorded as done; it stays registered until its lease expires (Eureka's eviction), unless
+    `deregister`. In a shared host only the instance stops (and deregisters, as a graceful stop)."""
     if not alone:
         await control.stop_instance(host, victim.name, ExitReason.CHAOS)
         return Kill(victim.name, host, "cancel")
     counts = await control.freeze_host(host)
     control.kill_host(host)
-    await control.forget((victim,), ExitReason.CHAOS)
+    await control.forget((victim,), ExitReason.CHAOS, deregister)
     return Kill(victim.name, host, control.kill_method, counts)
 
 

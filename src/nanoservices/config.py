@@ -21,6 +21,7 @@ _RANGES: dict[str, tuple[float, bool, float, str]] = {
     "rate": (0.0, False, MAX_RATE, "requests/s per denominator"),
     "poll_interval": (0.0, False, MAX_SECONDS, "seconds (a week)"),
     "request_timeout": (0.0, False, MAX_SECONDS, "seconds (a week)"),
+    "lease_renewal": (0.0, False, MAX_SECONDS, "seconds (a week)"),
 }
 
 
@@ -36,6 +37,8 @@ class RunConfig(BaseModel):
     rate: float = 100.0  # requests per second per denominator (spigo: chat 10ms)
     poll_interval: float = 1.0  # Eureka poll, spigo's -u
     request_timeout: float = 2.0
+    lease_renewal: float = 1.0  # Eureka heartbeat (Eureka's 30 s, scaled); leases last 3 periods
+    retries: int = Field(default=1, ge=0, le=100)  # Ribbon's MaxAutoRetriesNextServer; 0: no retries
     max_in_flight: int = Field(default=64, ge=0)  # per traffic source; 0 = open loop, no limit
     instances_per_host: int = Field(default=1, ge=1)
     # How hosts send each other messages: direct sockets (the data plane), or Ray actor calls

@@ -37,6 +37,7 @@ class Status(IntEnum):
     TIMEOUT = 4  # no answer within the request timeout
     SHUTDOWN = 5  # the run ended while the request was in flight
     ERROR = 6  # the service answered with an error (its profile's error rate)
+    SHORT_CIRCUITED = 7  # the caller's circuit breaker for the dependency was open: never sent
 
 
 REQUEST_KINDS = frozenset({Kind.GET_REQUEST, Kind.PUT})

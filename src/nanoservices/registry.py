@@ -8,15 +8,24 @@ Each registration carries its software version and a status, as Eureka's do: cal
 to UP instances. A deploy registers a new server group as STARTING, marks it UP, and takes the old
 group OUT_OF_SERVICE; traffic shares between the versions of a service (a canary's 10 %) travel
 with the polls too, as a weighted load balancer in front of the groups would apply them.
+
+Registrations are leases, as Eureka's are: a host renews its instances' leases every renewal
+period, and the eviction timer drops leases not renewed for EXPIRY_PERIODS periods. A crashed
+instance therefore stays routable until its lease runs out; a stopped one deregisters at once.
+Self-preservation: when more than SELF_PRESERVATION of the leases would expire at once, the
+registry assumes it, not the fleet, lost touch, and evicts nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 STARTING, UP, OUT_OF_SERVICE, DOWN = "STARTING", "UP", "OUT_OF_SERVICE", "DOWN"
 STATUSES = (STARTING, UP, OUT_OF_SERVICE, DOWN)
+EXPIRY_PERIODS = 3  # Eureka: a 90 s lease duration for a 30 s renewal interval
+SELF_PRESERVATION = 0.15  # Eureka's renewal-percent threshold of 0.85
 
 
 @dataclass(slots=True)
@@ -28,6 +37,8 @@ class Registration:
     stamp: int  # registry counter at the last change
     version: str = "v1"
     status: str = UP
+    renewed: float = 0.0  # registry clock at the registration or last renewal
+    lease: float = 0.0  # how long a renewal holds; 0: until the first renewal says
 
     @property
     def routable(self) -> bool:
@@ -46,9 +57,15 @@ class RegistryState:
     delivers them); unlike spigo, deregistrations replicate too, so a stopped instance is forgotten
     in every zone and not only in the one it registered with."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(
+        self, name: str, clock: Callable[[], float] = time.time, self_preservation: float = SELF_PRESERVATION
+    ) -> None:
         self.name = name
+        self.clock = clock
+        self.self_preservation = self_preservation
         self.stamp = 0
+        self.evicted = 0  # leases expired and dropped
+        self.preserved = 0  # eviction rounds self-preservation held back
         self._by_name: dict[str, Registration] = {}
         self._by_service: dict[str, list[Registration]] = {}
         self._shares: dict[str, tuple[Shares, int]] = {}  # service -> (shares, stamp)
@@ -62,12 +79,14 @@ class RegistryState:
             if known is not None and known.online and known.status == status:
                 continue
             self.stamp += 1
+            now = self.clock()
             if known is None:
-                reg = Registration(name, service, host, True, self.stamp, version, status)
+                reg = Registration(name, service, host, True, self.stamp, version, status, now)
                 self._by_name[name] = reg
                 self._by_service.setdefault(service, []).append(reg)
             else:
                 known.online, known.host, known.stamp, known.status = True, host, self.stamp, status
+                known.renewed = now
             changed.append(entry)
         return changed
 
@@ -94,6 +113,34 @@ class RegistryState:
             reg.online, reg.stamp = False, self.stamp
             changed.append(name)
         return changed
+
+    def renew(self, names: Iterable[str], lease: float) -> int:
+        """One host's heartbeat for its instances: each lease holds `lease` seconds from now.
+        Deregistered names stay down (Eureka answers 404; a live instance would register again).
+        Returns how many leases were renewed."""
+        now = self.clock()
+        renewed = 0
+        by_name = self._by_name
+        for name in names:
+            reg = by_name.get(name)
+            if reg is not None and reg.online:
+                reg.renewed, reg.lease = now, lease
+                renewed += 1
+        return renewed
+
+    def evict(self) -> list[str]:
+        """The eviction timer's round: deregister leases past their duration, unless more than
+        the self-preservation share of the online leases would go at once."""
+        now = self.clock()
+        online = [reg for reg in self._by_name.values() if reg.online]
+        expired = [reg.name for reg in online if reg.lease and now > reg.renewed + reg.lease]
+        if not expired:
+            return []
+        if len(expired) > self.self_preservation * len(online):
+            self.preserved += 1
+            return []
+        self.evicted += len(expired)
+        return self.deregister(expired)
 
     def set_shares(self, service: str, shares: Mapping[str, float]) -> bool:
         """How the service's traffic splits between its versions; empty: evenly over instances."""

@@ -71,6 +71,9 @@ class RunSummary:
     fsm: dict[str, float] | None = None
     # Per Simian Army incident: entry requests before, during and after it, and its recovery time
     phases: list[dict[str, Any]] = field(default_factory=list)
+    # Clients that cope: retries on the next server, servers blacked out, breaker transitions by
+    # new state, and the settings they ran with (--retries, --lease-renewal).
+    clients: dict[str, Any] = field(default_factory=dict)
 
     @property
     def requests_failed_total(self) -> int:
@@ -120,6 +123,18 @@ class RunSummary:
             hosts = ", ".join(str(h) for h in self.unchecked_hosts)
             lines.append(f"    not checked: the hops of host(s) {hosts}, whose counts died with them")
         return lines
+
+    def client_lines(self) -> list[str]:
+        """One line when a client retried, blacked out a server or changed a breaker's state."""
+        clients = self.clients
+        changes = clients.get("breaker_changes", {})
+        if not (clients.get("retries") or clients.get("blackouts") or changes):
+            return []
+        breakers = ", ".join(f"{state} {n:,}" for state, n in sorted(changes.items())) or "none"
+        return [
+            f"  clients: {clients['retries']:,} retries on the next server (--retries {clients['allowed']}), "
+            f"{clients['blackouts']:,} servers blacked out, breaker changes: {breakers}"
+        ]
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -187,6 +202,7 @@ class RunSummary:
                 for q in (0.5, 0.9, 0.99)
             )
             out.append(f"  latency of completed requests (ms, within {RELATIVE_ERROR:.2%}): {figures}")
+        out += self.client_lines()
         out += self.span_lines()
         if "registered" in self.timings:
             total_mib = self.host_memory_bytes / (1 << 20)
@@ -302,6 +318,13 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         unchecked_hosts=list(accounting.unchecked_hosts),
         fsm=result.get("fsm"),
         phases=phases(result.get("incidents", []), stats.get("entry_series", {})),
+        clients={
+            "retries": stats.get("retries", 0),
+            "blackouts": stats.get("blackouts", 0),
+            "breaker_changes": dict(stats.get("breaker_changes", {})),
+            "allowed": config.retries,
+            "lease_renewal": config.lease_renewal,
+        },
         files=[
             *graph["files"],
             *result.get("flow_files", []),

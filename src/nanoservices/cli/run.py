@@ -68,6 +68,19 @@ def run(
     request_timeout: Annotated[
         str, typer.Option("--request-timeout", help="A request fails after this.")
     ] = "2s",
+    lease_renewal: Annotated[
+        str,
+        typer.Option(
+            "--lease-renewal",
+            help="Eureka lease renewal period (Eureka's 30s, scaled); unrenewed leases expire after 3.",
+        ),
+    ] = "1s",
+    retries: Annotated[
+        int,
+        typer.Option(
+            "--retries", help="Retries on the next server after a connection failure (Ribbon's; 0: none)."
+        ),
+    ] = 1,
     max_in_flight: Annotated[
         int,
         typer.Option(
@@ -167,6 +180,8 @@ def run(
             rate=rate if rate is not None else 100.0,
             poll_interval=_duration(poll_interval, "'-u' / '--poll-interval'"),
             request_timeout=_duration(request_timeout, "'--request-timeout'"),
+            lease_renewal=_duration(lease_renewal, "'--lease-renewal'"),
+            retries=retries,
             instances_per_host=resolve_per_host(arch, scale, instances_per_host),
             max_in_flight=max_in_flight,
             transport=transport,

@@ -35,10 +35,11 @@ from nanoservices.outputs.records import (
 )
 from nanoservices.packages.base import BehaviourSettings
 from nanoservices.plan import InstanceSpec, RegistrySpec
-from nanoservices.registry import UP, Change, Entry, Shares
+from nanoservices.registry import EXPIRY_PERIODS, UP, Change, Entry, Shares
 from nanoservices.runtime.delays import RESOLUTION, Delays
 from nanoservices.runtime.instance import InstanceRuntime
 from nanoservices.runtime.live import LiveCounts, request_counts
+from nanoservices.runtime.resilience import BUCKETS, WINDOW
 from nanoservices.runtime.stats import HostStats
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ class Peers(Protocol):
     def deliver(self, source: int, host: int, data: bytes) -> Awaitable[None]: ...
     def register(self, registry: int, entries: list[Entry]) -> Awaitable[None]: ...
     def deregister(self, registry: int, names: list[str]) -> Awaitable[None]: ...
+    def renew(self, registry: int, names: list[str], lease: float) -> Awaitable[object]: ...
     def poll(
         self, registry: int, services: list[str], since: int
     ) -> Awaitable[tuple[int, list[Change], dict[str, Shares]]]: ...
@@ -110,6 +112,9 @@ class HostSetup:
     max_in_flight: int = 0  # per traffic source; 0: no limit
     batches_in_flight: int = CALLS_PER_DESTINATION  # per destination host
     addresses: dict[str, str] | None = None  # simulated IPs by instance name, for span attributes
+    lease_renewal: float = 1.0  # Eureka heartbeat period (Eureka's 30 s, scaled)
+    retries: int = 1  # Ribbon's MaxAutoRetriesNextServer
+    timeouts: tuple[tuple[str, float], ...] = ()  # (service, seconds): its callers' timeout for it
 
 
 class HostCore:
@@ -130,6 +135,8 @@ class HostCore:
         self.run_start = clock()  # when the traffic started: second 0 of the per-second series
         self.delays = Delays()  # replies waiting out their simulated service time
         self.request_timeout = setup.request_timeout
+        self.timeouts = dict(setup.timeouts)  # per dependency; the rest use request_timeout
+        self.retries = setup.retries
         self.registries = setup.registries
         self.instances = {
             spec.name: InstanceRuntime(self, spec, setup.settings, setup.seed) for spec in setup.specs
@@ -142,7 +149,9 @@ class HostCore:
         self._pump_scheduled = False
         self._dead_hosts: set[int] = set()
         self._blocked: frozenset[int] = frozenset()  # hosts a network partition cuts this one off from
-        self._deadlines: deque[tuple[float, InstanceRuntime, int]] = deque()
+        # One FIFO of deadlines per timeout: each is in order as it is appended to.
+        self._deadlines: dict[float, deque[tuple[float, InstanceRuntime, int]]] = {}
+        self._next_roll = 0.0  # when the breakers' windows slide next
         self._records: list[GraphRecord] = []
         self._in_transit: set[asyncio.Future[None]] = set()
         self._calls_out: dict[int, int] = {}  # destination host -> Ray calls not yet completed
@@ -151,6 +160,9 @@ class HostCore:
         self.closed = False  # stopped and counted: takes no more messages
         self._watch = self._watch_list()
         self._since = dict.fromkeys(self._watch, 0)
+        self.lease_renewal = setup.lease_renewal
+        self._leases = self._lease_list()
+        self._renewing = False
 
     def ip_of(self, name: str) -> str:
         return self._addresses.get(name, "")
@@ -282,20 +294,36 @@ class HostCore:
         instance.receive(msg)
 
     # --- timeouts -----------------------------------------------------------------------------
-    def expire_at(self, deadline: float, instance: InstanceRuntime, request_id: int) -> None:
-        self._deadlines.append((deadline, instance, request_id))
+    def expire_at(self, timeout: float, deadline: float, instance: InstanceRuntime, request_id: int) -> None:
+        fifo = self._deadlines.get(timeout)
+        if fifo is None:
+            fifo = self._deadlines[timeout] = deque()
+        fifo.append((deadline, instance, request_id))
 
     async def _expire_loop(self) -> None:
-        interval = max(self.request_timeout / 4, 0.01)
+        interval = max(min([self.request_timeout, *self.timeouts.values()]) / 4, 0.01)
         while True:
             await asyncio.sleep(interval)
             self.expire_due(self.clock())
 
     def expire_due(self, now: float) -> None:
-        deadlines = self._deadlines
-        while deadlines and deadlines[0][0] <= now:
-            _, instance, request_id = deadlines.popleft()
+        """Time out what is due, earliest deadline first across the FIFOs; slide the breakers."""
+        fifos = list(self._deadlines.values())
+        while True:
+            first = None
+            for fifo in fifos:
+                if fifo and fifo[0][0] <= now and (first is None or fifo[0][0] < first[0][0]):
+                    first = fifo
+            if first is None:
+                break
+            _, instance, request_id = first.popleft()
             instance.resolve(request_id, Status.TIMEOUT, "")
+            if len(self._deadlines) != len(fifos):  # a retry brought a new timeout
+                fifos = list(self._deadlines.values())
+        if now >= self._next_roll:
+            self._next_roll = now + WINDOW / BUCKETS
+            for instance in self.instances.values():
+                instance.roll_breakers(now)
 
     # --- graph records ------------------------------------------------------------------------
     def record_edge(self, source: str, target: str) -> None:
@@ -337,8 +365,45 @@ class HostCore:
                 per_registry.setdefault(registry, []).append(entry)
         # Node records travel to Edda alongside the registrations, not after them: one round trip.
         await asyncio.gather(
-            *(self.peers.register(r, entries) for r, entries in per_registry.items()), self.flush_records()
+            *(self._register_leased(r, entries) for r, entries in per_registry.items()), self.flush_records()
         )
+
+    async def _register_leased(self, registry: int, entries: list[Entry]) -> None:
+        """Register, then the first heartbeat: it tells the registry how long the leases last, so
+        a host that dies before its first renewal period still expires."""
+        assert self.peers is not None
+        await self.peers.register(registry, entries)
+        await self.peers.renew(registry, [e[0] for e in entries], EXPIRY_PERIODS * self.lease_renewal)
+
+    def _lease_list(self) -> dict[int, list[InstanceRuntime]]:
+        """registry index -> the local instances registered with it, renewed in one call."""
+        leases: dict[int, list[InstanceRuntime]] = {}
+        for instance in self.instances.values():
+            for registry in registries_in_scope(instance.spec, self.registries):
+                leases.setdefault(registry, []).append(instance)
+        return leases
+
+    async def renew_once(self) -> None:
+        """One heartbeat per registry for all of this host's running instances."""
+        assert self.peers is not None
+        lease = EXPIRY_PERIODS * self.lease_renewal
+        calls = []
+        for registry, instances in self._leases.items():
+            names = [i.name for i in instances if i.running]
+            if names:
+                calls.append(self.peers.renew(registry, names, lease))
+        await asyncio.gather(*calls)
+
+    def start_renewals(self) -> None:
+        """Heartbeats every renewal period from now on (once: registration and start both ask)."""
+        if self._leases and not self._renewing:
+            self._renewing = True
+            self._background.append(asyncio.get_running_loop().create_task(self._renew_loop()))
+
+    async def _renew_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_renewal)
+            await self.renew_once()
 
     async def poll_once(self) -> None:
         assert self.peers is not None
@@ -399,6 +464,7 @@ class HostCore:
         self._background.append(loop.create_task(self._expire_loop()))
         if self._watch:
             self._background.append(loop.create_task(self._poll_loop(poll_interval)))
+        self.start_renewals()
 
     def stop_traffic(self) -> None:
         for instance in self.instances.values():

@@ -3,6 +3,10 @@
 Requests are matched to responses by a per-instance request id. A pending entry is either a
 callback (ctx.call) or the upstream request being relayed (ctx.forward); either way every request
 ends exactly once: answered, failed by the runtime, or counted in flight at shutdown.
+
+The client side copes as Ribbon and Hystrix do (runtime/resilience.py): a request whose server
+is gone is retried on the next server (a new hop, the same request for its caller), servers that
+keep failing are blacked out, and a dependency whose breaker is open fails fast.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from nanoservices.outputs.histogram import bucket_of
 from nanoservices.outputs.records import ExitReason
 from nanoservices.packages.base import Behaviour, BehaviourSettings, Peer, ReplyHandler, behaviour_for
 from nanoservices.plan import InstanceSpec
+from nanoservices.runtime.resilience import CLOSED, Blackouts, Breaker, choose
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -30,9 +35,27 @@ if TYPE_CHECKING:
 
 MAX_BURST = 32  # ticks a late timer may run back to back before it skips the rest of its backlog
 
-# (callback or relayed request, deadline, CLIENT span or None, SERVER span it was sent under or None,
-# target instance)
-Pending = tuple[ReplyHandler | Message, float, "Span | None", "Span | None", str]
+# (callback or relayed request, when the first try was sent, CLIENT span or None, SERVER span it was
+# sent under or None, target instance, kind, payload, servers tried before this one)
+Pending = tuple[ReplyHandler | Message, float, "Span | None", "Span | None", str, Kind, str, tuple[str, ...]]
+NOT_TRIED: tuple[str, ...] = ()
+# The server could not be reached (when the caller's own runtime says so): Ribbon retries these on
+# the next server, and counts them towards the server's blackout.
+RETRYABLE = frozenset({Status.DEAD_INSTANCE, Status.STOPPED})
+CONNECTION_FAILURES = frozenset({Status.DEAD_INSTANCE, Status.STOPPED, Status.TIMEOUT})
+NOT_THE_DEPENDENCYS = frozenset({Status.SHORT_CIRCUITED, Status.SHUTDOWN})  # not counted by its breaker
+
+
+class Dependency:
+    """What a caller keeps per service it calls: its breaker, its timeout, its servers."""
+
+    __slots__ = ("breaker", "servers", "service", "timeout")
+
+    def __init__(self, service: str, timeout: float) -> None:
+        self.service = service
+        self.timeout = timeout
+        self.breaker = Breaker()
+        self.servers: tuple[Peer, ...] | None = None  # this caller's routes to it, found when needed
 
 
 def _load_spans() -> None:
@@ -52,6 +75,9 @@ class InstanceRuntime:
         self._host = host
         self._routes: dict[str, Peer] = {}
         self._groups: dict[tuple[str, str], tuple[str, ...]] = {}  # (service, version) -> its routes
+        self._deps: dict[str, Dependency] = {}  # route name -> its service's Dependency
+        self._by_service: dict[str, Dependency] = {}
+        self._blackouts = Blackouts()
         self._next_request = 0
         self._timers: list[asyncio.Task[None]] = []
         behaviour_class = behaviour_for(spec.package)
@@ -180,11 +206,28 @@ class InstanceRuntime:
         self, target: str, kind: Kind, payload: str, handler: ReplyHandler | Message, parent: Span | None
     ) -> None:
         host = self._host
-        self._next_request += 1
-        request_id = self._next_request
         now = host.clock()
         if self.is_traffic_source:
             host.stats.requests_issued += 1
+        if self._blackouts.until and self._blackouts.out(target, now):
+            target = self._next_server(target, NOT_TRIED, now) or target
+        self._send_request(target, kind, payload, handler, parent, now, NOT_TRIED, now)
+
+    def _send_request(
+        self,
+        target: str,
+        kind: Kind,
+        payload: str,
+        handler: ReplyHandler | Message,
+        parent: Span | None,
+        started: float,
+        tried: tuple[str, ...],
+        now: float,
+    ) -> None:
+        """One try of a request: the first, or a retry on the next server (its own hop and span)."""
+        host = self._host
+        self._next_request += 1
+        request_id = self._next_request
         msg = Message(
             kind=kind,
             sender=self.name,
@@ -196,14 +239,27 @@ class InstanceRuntime:
         span = None
         if self._tracer is not None:
             span = self._start_client(parent, msg)
+            if tried:
+                span.set_attribute("nanoservices.retry", True)
             msg.trace = spans.traceparent(span)
+        self.pending[request_id] = (handler, started, span, parent, target, kind, payload, tried)
         if not self.running:
-            self.pending[request_id] = (handler, now, span, parent, target)
             self.resolve(request_id, Status.STOPPED, "")
             return
-        deadline = now + host.request_timeout
-        self.pending[request_id] = (handler, deadline, span, parent, target)
-        host.expire_at(deadline, self, request_id)
+        dep = self._deps.get(target)
+        timeout = host.request_timeout
+        if dep is not None:
+            breaker = dep.breaker
+            if breaker.state is not CLOSED and not tried:  # a retry is the same request, let through
+                state = breaker.state
+                allowed = breaker.allow(now)
+                if breaker.state is not state:
+                    self._breaker_changed(breaker.state)
+                if not allowed:
+                    self.resolve(request_id, Status.SHORT_CIRCUITED, "")
+                    return
+            timeout = dep.timeout
+        host.expire_at(timeout, now + timeout, self, request_id)
         host.send(msg)
 
     def _start_client(self, parent: Span | None, msg: Message) -> Span:
@@ -233,27 +289,93 @@ class InstanceRuntime:
         if entry is None:
             self._host.stats.late_responses += 1
             return
-        handler, deadline, span, parent, _target = entry
+        handler, started, span, parent, target, _kind, _payload, _tried = entry
+        status = msg.status
+        dep = self._deps.get(target)
+        if dep is not None:
+            if status:
+                if self._failed(dep, target, status, span, entry, not msg.sender):
+                    return
+            else:
+                breaker = dep.breaker
+                if breaker.state is CLOSED:
+                    breaker.requests += 1
+                else:
+                    self._breaker_changed(breaker.ok())
+                if self._blackouts.failing:
+                    self._blackouts.success(target)
         if self.is_traffic_source:
             stats = self._host.stats
             now = self._host.clock()
-            elapsed = now - (deadline - self._host.request_timeout)
-            if msg.status is Status.OK:
+            elapsed = now - started
+            if status is Status.OK:
                 stats.requests_completed += 1
                 stats.latency(elapsed)
             else:
-                stats.failed(msg.status)
-            stats.entry(int(now - self._host.run_start), msg.status, elapsed)
+                stats.failed(status)
+            stats.entry(int(now - self._host.run_start), status, elapsed)
         if span is not None:
-            spans.end(span, msg.status, True)
+            spans.end(span, status, True)
         if type(handler) is Message:
-            self.reply(handler, msg.payload, msg.status)
+            self.reply(handler, msg.payload, status)
             return
         previous, self._current = self._current, parent
         try:
             handler(msg)  # type: ignore[operator]
         finally:
             self._current = previous
+
+    def _failed(
+        self, dep: Dependency, target: str, status: Status, span: Span | None, entry: Pending, local: bool
+    ) -> bool:
+        """A try failed: count it against the dependency's breaker and the server; retry it on the
+        next server when it could not reach its own. True when it was retried. Only a failure this
+        host's runtime made (`local`: undeliverable, timed out) is the server's connection failing;
+        the same status relayed by the server from further down is an error answer, as a 503 is."""
+        now = self._host.clock()
+        if local and status in CONNECTION_FAILURES:
+            if self._blackouts.failure(target, now):
+                self._host.stats.blackouts += 1
+            if self._retry(target, status, span, entry, now):
+                return True  # the breaker sees the request's outcome, not each try's
+        if status not in NOT_THE_DEPENDENCYS:
+            self._breaker_changed(dep.breaker.failed(now))
+        return False
+
+    def _retry(self, target: str, status: Status, span: Span | None, entry: Pending, now: float) -> bool:
+        tried = entry[7]
+        if status not in RETRYABLE or len(tried) >= self._host.retries or not self.running:
+            return False
+        tried = (*tried, target)
+        server = self._next_server(target, tried, now)
+        if server is None:
+            return False
+        if span is not None:
+            spans.end(span, status, True)
+        self._host.stats.retries += 1
+        handler, started, _span, parent, _target, kind, payload, _tried = entry
+        self._send_request(server, kind, payload, handler, parent, started, tried, now)
+        return True
+
+    def _next_server(self, target: str, exclude: tuple[str, ...], now: float) -> str | None:
+        """Ribbon's choice of another server of the target's service; None without one."""
+        dep = self._deps.get(target)
+        if dep is None:
+            return None
+        servers = dep.servers
+        if servers is None:
+            servers = dep.servers = tuple(p for p in self._routes.values() if p.service == dep.service)
+        return choose(servers, exclude or (target,), self.spec.zone, self._blackouts, now, self.rng)
+
+    def _breaker_changed(self, state: str | None) -> None:
+        if state is not None:
+            changes = self._host.stats.breaker_changes
+            changes[state] = changes.get(state, 0) + 1
+
+    def roll_breakers(self, now: float) -> None:
+        """Slide every dependency's breaker window (the host calls it once a bucket)."""
+        for dep in self._by_service.values():
+            self._breaker_changed(dep.breaker.roll(now))
 
     def resolve(self, request_id: int, status: Status, payload: str) -> None:
         """End a pending request with a response made by the runtime (failures, timeouts)."""
@@ -285,13 +407,25 @@ class InstanceRuntime:
         if self._routes.pop(name, None) is None:
             return False
         self._groups.clear()
+        dep = self._deps.pop(name, None)
+        if dep is not None:
+            dep.servers = None
+        if self._blackouts.failing:
+            self._blackouts.success(name)  # gone from discovery: forget its failures too
         self._host.record_forget(self.name, name)
         return True
 
     def _add_route(self, name: str, version: str = "v1") -> None:
         parts = name.split(".")
-        self._routes[name] = Peer(name, parts[SERVICE], parts[PACKAGE], parts[REGION], parts[ZONE], version)
+        service = parts[SERVICE]
+        self._routes[name] = Peer(name, service, parts[PACKAGE], parts[REGION], parts[ZONE], version)
         self._groups.clear()
+        dep = self._by_service.get(service)
+        if dep is None:
+            timeout = self._host.timeouts.get(service, self._host.request_timeout)
+            dep = self._by_service[service] = Dependency(service, timeout)
+        dep.servers = None
+        self._deps[name] = dep
         self._host.record_edge(self.name, name)
 
     def _balance(self, target: str) -> str:
@@ -370,7 +504,7 @@ class InstanceRuntime:
         for span in self._serving.values():
             spans.end(span, Status.STOPPED, True)
         self._serving.clear()
-        for _handler, _deadline, span, _parent, _target in self.pending.values():
+        for _handler, _started, span, *_ in self.pending.values():
             if span is not None:
                 spans.end(span, Status.STOPPED, True)
         if self.is_traffic_source:
@@ -383,7 +517,7 @@ class InstanceRuntime:
         stats = self._host.stats
         stats.requests_in_flight += len(self.pending)
         placement = self._host.placement
-        for *_, target in self.pending.values():
+        for _handler, _started, _span, _parent, target, *_ in self.pending.values():
             host = placement.get(target, -1)
             stats.hop_in_flight[host] = stats.hop_in_flight.get(host, 0) + 1
 

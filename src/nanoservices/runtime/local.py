@@ -52,6 +52,15 @@ class LocalPeers:
         for peer in self._region_peers[registry]:
             self.registries[peer].deregister(changed)
 
+    async def renew(self, registry: int, names: list[str], lease: float) -> None:
+        self.registries[registry].renew(names, lease)
+        for peer in self._region_peers[registry]:  # heartbeats replicate, as registrations do
+            self.registries[peer].renew(names, lease)
+
+    def evict(self) -> list[str]:
+        """One round of every registry's eviction timer (a test drives it with its clock)."""
+        return [name for registry in self.registries for name in registry.evict()]
+
     async def poll(
         self, registry: int, services: list[str], since: int
     ) -> tuple[int, list[Change], dict[str, Shares]]:
@@ -203,8 +212,10 @@ class LocalRun:
     async def stop_instance(self, host: int, name: str, reason: ExitReason) -> bool:
         return await self.hosts[host].stop_instance(name, reason)
 
-    async def forget(self, specs: Sequence[InstanceSpec], reason: ExitReason) -> None:
-        for spec in specs:
+    async def forget(
+        self, specs: Sequence[InstanceSpec], reason: ExitReason, deregister: bool = False
+    ) -> None:
+        for spec in specs if deregister else ():
             for registry in registries_in_scope(spec, self.plan.registries):
                 await self.peers.deregister(registry, [spec.name])
         now = self.hosts[0].clock()

@@ -83,6 +83,8 @@ def host_setups(
             config.max_in_flight,
             addresses=addresses,
             batches_in_flight=in_flight,
+            lease_renewal=config.lease_renewal,
+            retries=config.retries,
         )
         for i, group in enumerate(assign_hosts(specs, config.instances_per_host))
     ]

@@ -39,6 +39,9 @@ class RayPeers:
     def deregister(self, registry: int, names: list[str]) -> Any:
         return self._registries[registry].deregister.remote(names)
 
+    def renew(self, registry: int, names: list[str], lease: float) -> Any:
+        return self._registries[registry].renew.remote(names, lease)
+
     def poll(self, registry: int, services: list[str], since: int) -> Any:
         return self._registries[registry].poll.remote(services, since)
 
@@ -75,6 +78,7 @@ class Host:
         self._peers = RayPeers(hosts, registries, edda, self._transport)
         self.core.wire(dict(placement), self._peers)
         await self.core.register_all(status)
+        self.core.start_renewals()  # from now on: a slow start-up must not let its leases expire
         settle()  # its instances live for the whole run: later collections need not walk them
         return address
 

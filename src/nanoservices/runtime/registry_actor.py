@@ -1,4 +1,7 @@
-"""Eureka servers as Ray actors: one per zone, replicating to the other zones of the region."""
+"""Eureka servers as Ray actors: one per zone, replicating to the other zones of the region.
+
+Heartbeats replicate like registrations do; eviction does not: every server runs its own
+eviction timer, started by the first heartbeat, which says how long a lease lasts."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from typing import Any
 
 import ray
 
-from nanoservices.registry import Change, Entry, RegistryState, Shares
+from nanoservices.registry import EXPIRY_PERIODS, Change, Entry, RegistryState, Shares
 
 
 @ray.remote(num_cpus=0)
@@ -15,6 +18,7 @@ class Registry:
     def __init__(self, name: str) -> None:
         self.state = RegistryState(name)
         self._peers: list[Any] = []
+        self._eviction: asyncio.Task[None] | None = None
 
     def wire(self, peers: list[Any]) -> None:
         self._peers = peers
@@ -40,6 +44,29 @@ class Registry:
 
     def replicate_deregister(self, names: list[str]) -> None:
         self.state.deregister(names)
+
+    async def renew(self, names: list[str], lease: float) -> int:
+        self._start_eviction(lease)
+        renewed = self.state.renew(names, lease)
+        await self._replicate("replicate_renew", names, lease)
+        return renewed
+
+    async def replicate_renew(self, names: list[str], lease: float) -> None:
+        self._start_eviction(lease)
+        self.state.renew(names, lease)
+
+    def _start_eviction(self, lease: float) -> None:
+        if self._eviction is None:
+            self._eviction = asyncio.get_running_loop().create_task(self._evict_every(lease / EXPIRY_PERIODS))
+
+    async def _evict_every(self, interval: float) -> None:
+        """Eureka's eviction timer, scaled with the renewal period."""
+        while True:
+            await asyncio.sleep(interval)
+            self.state.evict()
+
+    def lease_counts(self) -> dict[str, int]:
+        return {"evicted": self.state.evicted, "preserved": self.state.preserved}
 
     async def set_status(self, names: list[str], status: str) -> int:
         changed = self.state.set_status(names, status)

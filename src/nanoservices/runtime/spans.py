@@ -19,6 +19,8 @@ _HTTP_STATUS = {
     Outcome.STOPPED: 503,
     Outcome.TIMEOUT: 504,
     Outcome.SHUTDOWN: 503,
+    Outcome.ERROR: 500,
+    Outcome.SHORT_CIRCUITED: 503,  # Hystrix's fallback: the dependency is unavailable
 }
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 

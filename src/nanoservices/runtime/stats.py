@@ -33,6 +33,9 @@ class HostStats:
     # Entry requests (traffic sources') by the second they ended: ended, of them failed, and the
     # latency histogram of the completed ones; the phases of an incident are read from it.
     entry_series: dict[int, SeriesRow] = field(default_factory=dict)
+    retries: int = 0  # requests sent again to the next server after a connection failure
+    blackouts: int = 0  # servers a caller blacked out (3 consecutive connection failures)
+    breaker_changes: dict[str, int] = field(default_factory=dict)  # circuit breaker transitions, by new state
     instances_started: int = 0
     instances_stopped: int = 0
     # Per hop, each end counting its own side, keyed by the other host's index; `counts()` names

@@ -550,8 +550,13 @@ class Supervisor:
     async def stop_instance(self, host: int, name: str, reason: ExitReason) -> bool:
         return await self._hosts[host].stop_instance.remote(name, reason)
 
-    async def forget(self, specs: tuple[InstanceSpec, ...], reason: ExitReason) -> None:
-        await self._forget_instances(specs, reason)
+    async def forget(
+        self, specs: tuple[InstanceSpec, ...], reason: ExitReason, deregister: bool = False
+    ) -> None:
+        if deregister:
+            await self._forget_instances(specs, reason)
+        else:  # crashed: its leases expire on the registries' eviction timers
+            await self._edda.record.remote([DoneRecord(s.name, reason, time.time()) for s in specs])
 
     async def _forget_instances(self, specs: tuple[InstanceSpec, ...], reason: ExitReason) -> None:
         """What the instances of a dead host cannot do themselves: deregister, record done."""

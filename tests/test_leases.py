@@ -1,0 +1,129 @@
+"""Eureka leases: renewals keep instances, the eviction timer drops the unrenewed after three
+periods, self-preservation holds back a mass expiry, and a crashed host's instances stay
+routable until then. Time is a fake clock the tests move; nothing sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+from nanoservices.architecture import load_architecture
+from nanoservices.config import RunConfig
+from nanoservices.outputs.records import DoneRecord, ExitReason
+from nanoservices.plan import expand
+from nanoservices.registry import EXPIRY_PERIODS, RegistryState
+from nanoservices.runtime.local import LocalRun
+from nanoservices.runtime.stats import add_stats
+
+ARCHITECTURES = Path(__file__).resolve().parents[1] / "architectures"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def table(clock: Clock, n: int) -> RegistryState:
+    state = RegistryState("zoneA", clock=clock)
+    state.register([(f"a.r.zoneA.svc{i:02d}", "svc", i, "v1", "UP") for i in range(n)])
+    state.renew([f"a.r.zoneA.svc{i:02d}" for i in range(n)], EXPIRY_PERIODS * 1.0)
+    return state
+
+
+def test_renewed_leases_stay_and_unrenewed_go_after_three_periods() -> None:
+    clock = Clock()
+    state = table(clock, 10)
+    everyone = [f"a.r.zoneA.svc{i:02d}" for i in range(10)]
+    evictions = []
+    for _ in range(6):  # six periods of heartbeats from everyone but svc09
+        clock.t += 1.0
+        state.renew(everyone[:9], 3.0)
+        evictions.append(state.evict())
+    assert evictions == [[], [], [], ["a.r.zoneA.svc09"], [], []]
+    assert "a.r.zoneA.svc09" not in state.statuses("svc")
+    assert sorted(state.statuses("svc")) == everyone[:9]
+    assert state.evicted == 1
+
+
+def test_a_lease_expires_only_past_three_periods() -> None:
+    clock = Clock()
+    state = table(clock, 10)
+    clock.t += 3.0
+    state.renew([f"a.r.zoneA.svc{i:02d}" for i in range(9)], 3.0)
+    assert state.evict() == []  # exactly three periods: still held
+    clock.t += 0.001
+    assert state.evict() == ["a.r.zoneA.svc09"]
+    _, changes, _ = state.poll(["svc"], 0)
+    assert [c for c in changes if not c[3]] == [("a.r.zoneA.svc09", "svc", 9, False, "v1")]
+
+
+def test_self_preservation_holds_back_an_expiry_of_more_than_15_percent() -> None:
+    clock = Clock()
+    state = table(clock, 20)
+    clock.t += 3.5
+    state.renew([f"a.r.zoneA.svc{i:02d}" for i in range(16)], 3.0)  # 4 of 20 silent: 20 %
+    assert state.evict() == []
+    assert len(state.statuses("svc")) == 20 and state.preserved == 1
+    state.renew(["a.r.zoneA.svc16"], 3.0)  # 3 of 20 silent: 15 %, not more
+    assert state.evict() == ["a.r.zoneA.svc17", "a.r.zoneA.svc18", "a.r.zoneA.svc19"]
+
+
+def test_deregistered_instances_are_not_brought_back_by_a_heartbeat() -> None:
+    clock = Clock()
+    state = table(clock, 3)
+    state.deregister(["a.r.zoneA.svc01"])
+    assert state.renew(["a.r.zoneA.svc00", "a.r.zoneA.svc01"], 3.0) == 1
+    assert sorted(state.statuses("svc")) == ["a.r.zoneA.svc00", "a.r.zoneA.svc02"]
+
+
+def test_a_killed_hosts_instance_stays_routable_until_its_lease_expires() -> None:
+    plan = expand(load_architecture(ARCHITECTURES / "netflixoss_arch.json"), 100, 1)
+    victim = next(s.name for s in plan.instances if s.service == "homepage")
+    config = RunConfig(arch=plan.arch, request_timeout=5.0, retries=0, lease_renewal=1.0, chaos=True)
+    clock = Clock()
+
+    def failed(run: LocalRun) -> int:
+        totals: dict[str, object] = {}
+        for i, host in enumerate(run.hosts):
+            if i not in run.peers.dead:
+                add_stats(totals, host.counts())
+        return Counter(totals.get("requests_failed", {}))["dead_instance"]  # type: ignore[arg-type]
+
+    async def period(run: LocalRun, ticks: int) -> int:
+        """One renewal period: heartbeats from the live hosts, an eviction round, a poll, traffic."""
+        clock.t += 1.0
+        await asyncio.gather(*(h.renew_once() for i, h in enumerate(run.hosts) if i not in run.peers.dead))
+        run.peers.evict()
+        await run.poll()
+        sources = [s.name for s in plan.instances if s.package == "denominator"]
+        for _ in range(ticks):
+            for name in sources:
+                run.instance(name).behaviour.tick()  # type: ignore[attr-defined]
+            await run.settle()
+        return failed(run)
+
+    async def scenario() -> tuple[LocalRun, list[int], list[bool]]:
+        run = LocalRun(plan, config, clock=clock)
+        for registry in run.peers.registries:
+            registry.clock = clock
+        await run.start()
+        assert await period(run, 50) == 0
+        await run.chaos_kill(victim)
+        seen, routable = [], []
+        for _ in range(5):
+            seen.append(await period(run, 100))
+            routable.append(any(victim in run.peers.registries[r].statuses("homepage") for r in range(3)))
+        return run, seen, routable
+
+    run, seen, routable = asyncio.run(scenario())
+    # Periods 1-3 after the kill: the lease holds, callers keep choosing the victim and failing;
+    # period 4 is past three periods: evicted before the poll, so nobody fails any more.
+    assert routable == [True, True, True, False, False]
+    assert seen[0] > 0 and seen[0] < seen[1] < seen[2]
+    assert seen[2] == seen[3] == seen[4]
+    done = [r.exit for r in run.peers.records if isinstance(r, DoneRecord) and r.name == victim]
+    assert done == [ExitReason.CHAOS]
