@@ -99,8 +99,8 @@ def assert_flow_files(out: Path, summary: dict[str, Any], records: list[Any]) ->
     assert spigo_layout_problems(text) == []
     hops = json.loads(text)
     assert spigo_v1_problems(hops) == []
-    assert len(hops) == sum(1 for s in v2 if s["kind"] == "CLIENT") + sum(
-        1 for s in v2 if s["kind"] == "SERVER" and "parentId" not in s
+    assert len(hops) == sum(1 for s in v2 if s.get("kind") == "CLIENT") + sum(
+        1 for s in v2 if s.get("kind") == "SERVER" and "parentId" not in s
     )
     ids = {h["id"] for h in hops}
     assert all(h["parentId"] in ids for h in hops if "parentId" in h)

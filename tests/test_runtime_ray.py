@@ -87,7 +87,13 @@ def test_chaos_monkey_kills_an_actor_and_the_run_accounts_for_it(
     assert any(target == victim_node for _, target in graph.forgets.values())
     assert summary["instances_killed"] == 1
     assert summary["requests_failed_total"] > 0
-    assert set(summary["requests_failed"]) <= {"dead_instance", "no_route", "timeout", "stopped"}
+    assert set(summary["requests_failed"]) <= {
+        "dead_instance",
+        "no_route",
+        "timeout",
+        "stopped",
+        "short_circuited",
+    }
 
 
 def test_refuses_a_plan_larger_than_memory_and_suggests_packing(ray_local: object, tmp_path: Path) -> None:
@@ -151,7 +157,14 @@ def test_socket_and_ray_transports_give_the_same_graph_and_both_account_for_ever
     for transport in ("socket", "ray"):
         out = tmp_path / transport
         summary = simulate(
-            ray_local, plan, out, instances_per_host=per_host, transport=transport, chaos=False, duration=2.0
+            ray_local,
+            plan,
+            out,
+            instances_per_host=per_host,
+            transport=transport,
+            chaos=False,
+            duration=3.0,
+            request_timeout=10.0,
         )  # simulate() asserts both ends of every hop agree
         assert summary["transport"] == transport
         assert summary["requests_completed"] > 0  # at K=1 over Ray a busy machine times some out
