@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ARCH ?= netflixoss
 DURATION ?= 10
 
-.PHONY: run test test-cluster fuzz test-phoenix lint bench bytecode clean
+.PHONY: run test test-heavy fuzz test-phoenix lint bench bytecode clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,16 +24,16 @@ run: bytecode
 	$(BIN)/nanoservices run $(ARCH) --duration $(DURATION)
 
 test: bytecode lint
-	$(BIN)/python -m pytest -q -m "not phoenix and not cluster"
+	$(BIN)/python -m pytest -q -m "not phoenix and not heavy"
 
 # The architecture properties on 20,000 fresh random examples each (`test` runs a fixed set): minutes,
 # so not part of `test` or CI. A failure prints the seed and is replayed from .hypothesis/ next time.
 fuzz: bytecode
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q --timeout=1800 tests/test_fuzz_architecture.py
 
-# Whole runs on a multi-node Ray cluster on this machine (zones as nodes): minutes, so apart.
-test-cluster: bytecode
-	$(BIN)/python -m pytest -q -m cluster
+# Whole runs of 65+ Ray actors, or on a multi-node Ray cluster (zones as nodes): minutes, so apart.
+test-heavy: bytecode
+	$(BIN)/python -m pytest -q -m heavy
 
 # The end-to-end tests against a real tracing backend: Arize Phoenix, installed in its own venv.
 test-phoenix: bytecode

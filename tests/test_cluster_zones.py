@@ -81,7 +81,7 @@ def test_cluster_files_pass_rays_schema(path: Path) -> None:
     assert zones and all(any(k.startswith("zone:") for k in r) for r in zones)
 
 
-@pytest.mark.cluster
+@pytest.mark.heavy
 def test_a_gorilla_in_cluster_mode_kills_the_zones_machines_and_their_counts_die_with_them(
     zoned_cluster: tuple[str, dict[str, str]], tmp_path: Path, tiny_arch: Path
 ) -> None:

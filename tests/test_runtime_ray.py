@@ -147,7 +147,8 @@ def test_a_host_dying_outside_chaos_is_reported_as_a_failure(
 
 
 @pytest.mark.parametrize(
-    ("arch", "per_host"), [("lamp", 1), ("lamp", 100), ("netflixoss", 1), ("netflixoss", 100)]
+    ("arch", "per_host"),
+    [("lamp", 1), ("lamp", 100), pytest.param("netflixoss", 1, marks=pytest.mark.heavy), ("netflixoss", 100)],
 )
 def test_socket_and_ray_transports_give_the_same_graph_and_both_account_for_everything(
     ray_local: object, tmp_path: Path, arch: str, per_host: int
