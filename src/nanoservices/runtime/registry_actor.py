@@ -19,6 +19,7 @@ class Registry:
         self.state = RegistryState(name)
         self._peers: list[Any] = []
         self._eviction: asyncio.Task[None] | None = None
+        self._unreplicated: set[str] = set()  # heartbeats not yet copied to the peers
 
     def wire(self, peers: list[Any]) -> None:
         self._peers = peers
@@ -46,9 +47,13 @@ class Registry:
         self.state.deregister(names)
 
     async def renew(self, names: list[str], lease: float) -> int:
+        """A host's heartbeat for its instances. Copies to the region's other servers go in bulk
+        once per renewal period (a lease lasts three), not one call per heartbeat per peer: at one
+        actor per instance those calls were most of the registries' work."""
         self._start_eviction(lease)
         renewed = self.state.renew(names, lease)
-        await self._replicate("replicate_renew", names, lease)
+        if self._peers:
+            self._unreplicated.update(names)
         return renewed
 
     async def replicate_renew(self, names: list[str], lease: float) -> None:
@@ -60,9 +65,17 @@ class Registry:
             self._eviction = asyncio.get_running_loop().create_task(self._evict_every(lease / EXPIRY_PERIODS))
 
     async def _evict_every(self, interval: float) -> None:
-        """Eureka's eviction timer, scaled with the renewal period."""
+        """Eureka's eviction timer, scaled with the renewal period; it also sends the period's
+        heartbeats on to the peers."""
+        lease = interval * EXPIRY_PERIODS
         while True:
             await asyncio.sleep(interval)
+            if self._unreplicated:
+                names, self._unreplicated = sorted(self._unreplicated), set()
+                await asyncio.gather(
+                    *(peer.replicate_renew.remote(names, lease) for peer in self._peers),
+                    return_exceptions=True,
+                )
             self.state.evict()
 
     def lease_counts(self) -> dict[str, int]:
