@@ -186,3 +186,33 @@ def test_a_real_run_directory(browser: Browser, tmp_path: Path) -> None:
         assert page.state["nodes"] == len(graph.nodes)
     assert page.state["events"] == event_lines(run)
     keep(shot, "report-screenshot-run.png")
+
+
+@pytest.mark.heavy
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize(
+    "flags",
+    [["netflixoss", "-d", "10"], ["netflix", "-p", "1000", "-K", "100", "-d", "10"]],
+    ids=["netflixoss", "netflix-p1000-packed"],
+)
+def test_the_report_of_a_real_run_in_the_browser(browser: Browser, tmp_path: Path, flags: list[str]) -> None:
+    """Issue 12's acceptance runs, as a user makes them: the CLI writes report.html itself."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    cli = Path(sys.executable).with_name("nanoservices")
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    done = subprocess.run(
+        [str(cli), "run", *flags, "--out", str(out)], capture_output=True, text=True, timeout=800, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = out / "report.html"
+    shot = tmp_path / "report-run.png"
+    page = load(browser, report, DESKTOP, shot)
+    assert_clean(page, report)
+    graph = read_graph_json(out / "graph.json")
+    if len(graph.nodes) <= 2_000:
+        assert page.state["nodes"] == len(graph.nodes)
+    assert page.state["events"] == event_lines(out)
+    keep(shot, f"report-screenshot-{flags[0]}.png")
