@@ -98,7 +98,7 @@ def configs(monkeypatch: pytest.MonkeyPatch) -> list[RunConfig]:
         (["-u", "250ms"], "poll_interval", 0.25),
         (["--lease-renewal", "30s"], "lease_renewal", 30.0),
         (["--retries", "0"], "retries", 0),
-        ([], "lease_renewal", 1.0),
+        ([], "lease_renewal", 5.0),
         ([], "retries", 1),
     ],
 )

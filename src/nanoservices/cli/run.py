@@ -74,7 +74,7 @@ def run(
             "--lease-renewal",
             help="Eureka lease renewal period (Eureka's 30s, scaled); unrenewed leases expire after 3.",
         ),
-    ] = "1s",
+    ] = "5s",
     retries: Annotated[
         int,
         typer.Option(
