@@ -127,3 +127,24 @@ def test_a_killed_hosts_instance_stays_routable_until_its_lease_expires() -> Non
     assert seen[2] == seen[3] == seen[4]
     done = [r.exit for r in run.peers.records if isinstance(r, DoneRecord) and r.name == victim]
     assert done == [ExitReason.CHAOS]
+
+
+def test_leases_are_renewed_through_a_slow_start_up() -> None:
+    """Before the traffic starts no instance is running yet, but each registered one is alive:
+    its host must keep renewing, or a start-up longer than a lease (one actor per instance takes
+    about a minute here) lets live instances expire."""
+    plan = expand(load_architecture(ARCHITECTURES / "lamp_arch.json"), 100, 1)
+    clock = Clock()
+
+    async def scenario() -> dict[str, float]:
+        run = LocalRun(plan, RunConfig(arch=plan.arch, lease_renewal=1.0), clock=clock)
+        for registry in run.peers.registries:
+            registry.clock = clock
+        await asyncio.gather(*(h.register_all() for h in run.hosts))
+        clock.t += 10.0  # a long start-up: nothing has started yet
+        await asyncio.gather(*(h.renew_once() for h in run.hosts))
+        registry = run.peers.registries[0]
+        return {name: registry._by_name[name].renewed for name in registry._by_name}
+
+    renewed = asyncio.run(scenario())
+    assert renewed and set(renewed.values()) == {clock.t}

@@ -37,8 +37,8 @@ class RunConfig(BaseModel):
     rate: float = 100.0  # requests per second per denominator (spigo: chat 10ms)
     poll_interval: float = 1.0  # Eureka poll, spigo's -u
     request_timeout: float = 2.0
-    # Eureka heartbeat (Eureka's 30 s, scaled); leases last 3 periods. 1 s evicted live instances of
-    # busy packed hosts (netflix -p 1000 -K 100: 867 of 1,866 requests failed; 0 at 5 s).
+    # Eureka heartbeat (Eureka's 30 s, scaled); leases last 3 periods. 1 s heartbeats from 65
+    # one-instance hosts took much of a 2-core machine's CPU.
     lease_renewal: float = 5.0
     retries: int = Field(default=1, ge=0, le=100)  # Ribbon's MaxAutoRetriesNextServer; 0: no retries
     max_in_flight: int = Field(default=64, ge=0)  # per traffic source; 0 = open loop, no limit

@@ -163,6 +163,7 @@ class HostCore:
         self.lease_renewal = setup.lease_renewal
         self._leases = self._lease_list()
         self._renewing = False
+        self._started = False  # start_instances ran: from then on only running instances renew
 
     def ip_of(self, name: str) -> str:
         return self._addresses.get(name, "")
@@ -388,8 +389,11 @@ class HostCore:
         assert self.peers is not None
         lease = EXPIRY_PERIODS * self.lease_renewal
         calls = []
+        started = self._started
         for registry, instances in self._leases.items():
-            names = [i.name for i in instances if i.running]
+            # Before the traffic starts nothing runs yet, but every lease must hold through a slow
+            # start-up; afterwards a stopped instance has deregistered and is not renewed.
+            names = [i.name for i in instances if i.running or not started]
             if names:
                 calls.append(self.peers.renew(registry, names, lease))
         await asyncio.gather(*calls)
@@ -452,6 +456,7 @@ class HostCore:
     ) -> None:
         """Start every instance; `started_at` (this host's clock) is the run's second 0, the same on
         every host, so their per-second series line up; by default now."""
+        self._started = True
         self.run_start = self.clock() if started_at is None else started_at
         for instance in self.instances.values():
             instance.start()
