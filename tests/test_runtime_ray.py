@@ -68,7 +68,7 @@ def test_chaos_monkey_kills_an_actor_and_the_run_accounts_for_it(
         plan,
         tmp_path,
         instances_per_host=1,
-        duration=4.0,
+        duration=8.0,  # the kill at 4 s; 4 s for the lease (0.6 s) to expire and the callers to poll
         poll_interval=0.25,
         lease_renewal=0.2,
         retries=0,
