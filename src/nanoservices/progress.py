@@ -21,8 +21,8 @@ class Progress:
     rate: float  # requests completed per second since the previous Progress
     spans_exported: int
     spans_dropped: int
-    hosts: int  # hosts running
-    answered: int  # of them, how many answered this time (the rest show their last figures)
+    hosts: int  # hosts asked this time (every running host, or those whose figures move)
+    answered: int  # of them, how many answered in time (the rest show their last figures)
 
 
 class LiveTotals:
@@ -52,6 +52,6 @@ class LiveTotals:
             rate=rate,
             spans_exported=counts["spans_exported"],
             spans_dropped=counts["spans_dropped"],
-            hosts=len(answer["live"]),
+            hosts=int(answer.get("asked", len(answer["live"]))),
             answered=len(answered),
         )

@@ -12,7 +12,7 @@ from nanoservices.outputs.records import GraphRecord
 from nanoservices.runtime.bulk import paused_gc
 
 
-@ray.remote(num_cpus=0)
+@ray.remote(num_cpus=0, enable_task_events=False)
 class Edda:
     def __init__(self) -> None:
         self.records: list[GraphRecord] = []

@@ -56,6 +56,8 @@ CALLS_PER_DESTINATION = 1
 # Over the socket data plane a batch in flight costs an ack, not a Ray call: several may be out at
 # once, so a busy destination does not hold back every message behind one round trip.
 FRAMES_PER_DESTINATION = 1
+PollAnswer = tuple[int, list[Change], dict[str, Shares]]  # (stamp, changes, shares) of a registry
+WATCH_WAIT = 30.0  # seconds a poll waits for a change (Eureka clients fetch every 30 s)
 
 
 CONTROL_PLANE = -1  # the source index of messages the supervisor sends (fsm's opening moves)
@@ -83,7 +85,7 @@ class Peers(Protocol):
     def deregister(self, registry: int, names: list[str]) -> Awaitable[None]: ...
     def renew(self, registry: int, names: list[str], lease: float) -> Awaitable[object]: ...
     def poll(
-        self, registry: int, services: list[str], since: int
+        self, registry: int, services: list[str], since: int, wait: float = 0.0
     ) -> Awaitable[tuple[int, list[Change], dict[str, Shares]]]: ...
     def record(self, records: list[GraphRecord]) -> Awaitable[None]: ...
 
@@ -416,29 +418,58 @@ class HostCore:
             *(self.peers.poll(r, list(self._watch[r]), self._since[r]) for r in registries)
         )
         changed: dict[str, InstanceRuntime] = {}
-        for registry, (stamp, changes, shares) in zip(registries, answers, strict=True):
-            self._since[registry] = stamp
-            watchers = self._watch[registry]
-            for service, split in shares.items():
-                if split:
-                    self.shares[service] = split
-                else:
-                    self.shares.pop(service, None)
-            for name, service, _host, routable, version in changes:
-                for instance in watchers.get(service, ()):
-                    if instance.learn(name, routable, version):
-                        changed[instance.name] = instance
+        for registry, answer in zip(registries, answers, strict=True):
+            self._apply(registry, answer, changed)
+        self._routes_changed(changed)
+        await self.flush_records()
+
+    def _apply(self, registry: int, answer: PollAnswer, changed: dict[str, InstanceRuntime]) -> None:
+        """One registry's answer: the instances whose routes it changed go into `changed`."""
+        stamp, changes, shares = answer
+        self._since[registry] = stamp
+        watchers = self._watch[registry]
+        for service, split in shares.items():
+            if split:
+                self.shares[service] = split
+            else:
+                self.shares.pop(service, None)
+        for name, service, _host, routable, version in changes:
+            for instance in watchers.get(service, ()):
+                if instance.learn(name, routable, version):
+                    changed[instance.name] = instance
+
+    @staticmethod
+    def _routes_changed(changed: dict[str, InstanceRuntime]) -> None:
         for instance in changed.values():
             if instance.running:
                 instance.behaviour.on_routes_changed()
-        await self.flush_records()
 
     async def _poll_loop(self, interval: float) -> None:
-        """Poll every interval, each host at its own phase (as Eureka clients' timers drift apart):
-        65 hosts polling in the same instant made a burst of registry calls every second."""
-        await asyncio.sleep(interval * random.Random(f"{self._seed}:poll:{self.index}").random())
+        """Eureka's poll, one loop per registry in scope, each host at its own phase (as Eureka
+        clients' timers drift apart: 65 hosts polling in the same instant made a burst of registry
+        calls every second)."""
+        phase = interval * random.Random(f"{self._seed}:poll:{self.index}").random()
+        await asyncio.gather(*(self._watch_registry(r, interval, phase) for r in self._watch))
+
+    async def _watch_registry(self, registry: int, interval: float, phase: float) -> None:
+        """A long poll: the registry answers when something this host watches changed, or after
+        WATCH_WAIT with nothing. A view is never staler than `interval` (the next poll goes out
+        `interval` after an answer and a change waiting for it is answered at once), yet a quiet
+        registry costs one call per WATCH_WAIT instead of one per interval: at one actor per
+        instance, 65 polls a second were a quarter of a 2-core machine."""
+        assert self.peers is not None
+        await asyncio.sleep(phase)
+        services = list(self._watch[registry])
         while True:
-            await self.poll_once()
+            try:
+                answer = await self.peers.poll(registry, services, self._since[registry], WATCH_WAIT)
+            except Exception:  # a registry lost with its node: keep the last view, ask again
+                self.stats.polls_failed += 1
+            else:
+                changed: dict[str, InstanceRuntime] = {}
+                self._apply(registry, answer, changed)
+                self._routes_changed(changed)
+                await self.flush_records()
             await asyncio.sleep(interval)
 
     # --- lifecycle ----------------------------------------------------------------------------

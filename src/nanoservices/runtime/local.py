@@ -62,8 +62,9 @@ class LocalPeers:
         return [name for registry in self.registries for name in registry.evict()]
 
     async def poll(
-        self, registry: int, services: list[str], since: int
+        self, registry: int, services: list[str], since: int, wait: float = 0.0
     ) -> tuple[int, list[Change], dict[str, Shares]]:
+        """At once: in process, the test drives polls and nothing else could change the table."""
         return self.registries[registry].poll(services, since)
 
     async def record(self, records: list[GraphRecord]) -> None:

@@ -42,14 +42,14 @@ class RayPeers:
     def renew(self, registry: int, names: list[str], lease: float) -> Any:
         return self._registries[registry].renew.remote(names, lease)
 
-    def poll(self, registry: int, services: list[str], since: int) -> Any:
-        return self._registries[registry].poll.remote(services, since)
+    def poll(self, registry: int, services: list[str], since: int, wait: float = 0.0) -> Any:
+        return self._registries[registry].poll.remote(services, since, wait)
 
     def record(self, records: list[GraphRecord]) -> Any:
         return self._edda.record.remote(records)
 
 
-@ray.remote(num_cpus=0)
+@ray.remote(num_cpus=0, enable_task_events=False)
 class Host:
     """One Ray actor (one worker process) running one or more simulated instances of one zone."""
 

@@ -12,14 +12,19 @@ import ray
 
 from nanoservices.registry import EXPIRY_PERIODS, Change, Entry, RegistryState, Shares
 
+# Every host keeps a poll waiting here (runtime/host.py `_watch_registry`): room for them and the
+# registrations, heartbeats and replication calls that must never queue behind them.
+MAX_CONCURRENCY = 10_000
 
-@ray.remote(num_cpus=0)
+
+@ray.remote(num_cpus=0, enable_task_events=False, max_concurrency=MAX_CONCURRENCY)
 class Registry:
     def __init__(self, name: str) -> None:
         self.state = RegistryState(name)
         self._peers: list[Any] = []
         self._eviction: asyncio.Task[None] | None = None
         self._unreplicated: set[str] = set()  # heartbeats not yet copied to the peers
+        self._changed = asyncio.Event()  # set (and replaced) whenever the table changes
 
     def wire(self, peers: list[Any]) -> None:
         self._peers = peers
@@ -31,20 +36,24 @@ class Registry:
     async def register(self, entries: list[Entry]) -> int:
         changed = self.state.register(entries)
         if changed:
+            self._announce()
             await self._replicate("replicate_register", changed)
         return len(changed)
 
-    def replicate_register(self, entries: list[Entry]) -> None:
+    async def replicate_register(self, entries: list[Entry]) -> None:
         self.state.register(entries)
+        self._announce()
 
     async def deregister(self, names: list[str]) -> int:
         changed = self.state.deregister(names)
         if changed:
+            self._announce()
             await self._replicate("replicate_deregister", changed)
         return len(changed)
 
-    def replicate_deregister(self, names: list[str]) -> None:
+    async def replicate_deregister(self, names: list[str]) -> None:
         self.state.deregister(names)
+        self._announce()
 
     async def renew(self, names: list[str], lease: float) -> int:
         """A host's heartbeat for its instances. Copies to the region's other servers go in bulk
@@ -76,7 +85,8 @@ class Registry:
                     *(peer.replicate_renew.remote(names, lease) for peer in self._peers),
                     return_exceptions=True,
                 )
-            self.state.evict()
+            if self.state.evict():
+                self._announce()
 
     def lease_counts(self) -> dict[str, int]:
         return {"evicted": self.state.evicted, "preserved": self.state.preserved}
@@ -84,21 +94,47 @@ class Registry:
     async def set_status(self, names: list[str], status: str) -> int:
         changed = self.state.set_status(names, status)
         if changed:
+            self._announce()
             await self._replicate("replicate_status", changed, status)
         return len(changed)
 
-    def replicate_status(self, names: list[str], status: str) -> None:
+    async def replicate_status(self, names: list[str], status: str) -> None:
         self.state.set_status(names, status)
+        self._announce()
 
     async def set_shares(self, service: str, shares: Shares) -> None:
         if self.state.set_shares(service, shares):
+            self._announce()
             await self._replicate("replicate_shares", service, shares)
 
-    def replicate_shares(self, service: str, shares: Shares) -> None:
+    async def replicate_shares(self, service: str, shares: Shares) -> None:
         self.state.set_shares(service, shares)
+        self._announce()
 
-    def poll(self, services: list[str], since: int) -> tuple[int, list[Change], dict[str, Shares]]:
+    async def poll(
+        self, services: list[str], since: int, wait: float = 0.0
+    ) -> tuple[int, list[Change], dict[str, Shares]]:
+        """What changed for these services after stamp `since`; with nothing, wait up to `wait`
+        seconds for a change (a long poll: a quiet registry is not asked again and again)."""
+        answer = self.state.poll(services, since)
+        if wait <= 0 or answer[1] or answer[2]:
+            return answer
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                break
+            answer = self.state.poll(services, since)
+            if answer[1] or answer[2]:
+                return answer
         return self.state.poll(services, since)
+
+    def _announce(self) -> None:
+        """Wake the waiting polls: the table changed."""
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     def online_count(self) -> int:
         return self.state.online_count()

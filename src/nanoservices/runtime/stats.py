@@ -26,6 +26,7 @@ class HostStats:
     batches_sent: int = 0
     one_way_dropped: int = 0  # one-way messages to an instance that was gone
     late_responses: int = 0  # responses that arrived after their request timed out
+    polls_failed: int = 0  # Eureka polls that raised (a registry lost with its node)
     # Completed requests of traffic sources by latency, as an outputs/histogram.py histogram.
     latency_buckets: dict[int, int] = field(default_factory=dict)
     # Replies instances made, per "second|service|version|zone" (seconds since the traffic started).

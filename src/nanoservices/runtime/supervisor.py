@@ -33,9 +33,10 @@ from nanoservices.scenario.judge import Window
 DRAIN_GRACE = 0.5  # seconds beyond the request timeout to let issued requests finish
 FILE_FLOWS = ("zipkin", "spigo")  # flow kinds written as files by the driver's side
 SPAN_FLUSH_BOUND = 10.0  # seconds a host may spend flushing spans at shutdown
+LIVE_ASK_ALL_EVERY = 5  # live progress asks every host one round in 5, the traffic sources' hosts each round
 
 
-@ray.remote(num_cpus=0)
+@ray.remote(num_cpus=0, enable_task_events=False)
 class Supervisor:
     def __init__(
         self,
@@ -78,6 +79,8 @@ class Supervisor:
         self._event_tracing: Any = None  # tracing.HostTracing for event spans, made on the first event
         self._event_tracer: Any = None
         self._control_sent: dict[str, dict[str, int]] = {}  # hop counts of what the supervisor sent
+        self._live_round = 0
+        self._live_sources: set[int] = set()  # hosts whose live figures showed requests issued
 
     def progress(self) -> list[str]:
         """Lines describing what happened since the run began (the driver prints the new ones)."""
@@ -93,13 +96,25 @@ class Supervisor:
         running = [i for i in range(len(self._hosts)) if i not in gone]
         stopping = self._shutting_down
         asking = self._run_started and not stopping
-        asks = {asyncio.ensure_future(self._hosts[i].live.remote()): i for i in running if asking}
+        self._live_round += 1
+        if self._live_round % LIVE_ASK_ALL_EVERY != 1 and self._live_sources:
+            # In between, only the hosts whose figures move: those issuing requests (spans move
+            # on every host, so a traced run asks everyone). At one actor per instance, asking
+            # all 65 hosts every second was 65 Ray calls a second on a machine with none to spare.
+            if self.config.tracing is None:
+                asking_hosts = [i for i in running if i in self._live_sources]
+            else:
+                asking_hosts = running
+        else:
+            asking_hosts = running
+        asks = {asyncio.ensure_future(self._hosts[i].live.remote()): i for i in asking_hosts if asking}
         done: set[asyncio.Future[Any]] = set()
         if asks:
             done, late = await asyncio.wait(asks, timeout=timeout)
             for ask in late:
                 ask.cancel()
         answered = {asks[a]: a.result() for a in done if not a.cancelled() and a.exception() is None}
+        self._live_sources.update(i for i, counts in answered.items() if counts.get("issued"))
         now = time.time()
         return {
             "at": now - self.started_at,
@@ -107,6 +122,7 @@ class Supervisor:
             "duration": self.config.duration,
             "stopping": stopping,
             "live": running,
+            "asked": len(asks),
             "answered": answered,
             "ended": live.total(live.from_final(c) for c in [*self._killed_counts, *self._retired_counts]),
         }
