@@ -9,6 +9,7 @@ from typing import Any
 
 from nanoservices.config import RunConfig
 from nanoservices.outputs.accounting import MAX_PROBLEM_LINES, hops_from, reconcile
+from nanoservices.outputs.eureka import eureka_lines
 from nanoservices.outputs.histogram import RELATIVE_ERROR
 from nanoservices.outputs.phases import phase_line, phases
 from nanoservices.outputs.series import write_series
@@ -74,6 +75,9 @@ class RunSummary:
     # Clients that cope: retries on the next server, servers blacked out, breaker transitions by
     # new state, and the settings they ran with (--retries, --lease-renewal).
     clients: dict[str, Any] = field(default_factory=dict)
+    # Eureka's ground truth (outputs/eureka.py): leases evicted and held back, summed over the
+    # registries (each evicts its own replica), and every eviction round's time into the traffic.
+    eureka: dict[str, Any] = field(default_factory=dict)
 
     @property
     def requests_failed_total(self) -> int:
@@ -203,6 +207,7 @@ class RunSummary:
             )
             out.append(f"  latency of completed requests (ms, within {RELATIVE_ERROR:.2%}): {figures}")
         out += self.client_lines()
+        out += eureka_lines(self.eureka)
         out += self.span_lines()
         if "registered" in self.timings:
             total_mib = self.host_memory_bytes / (1 << 20)
@@ -325,6 +330,7 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
             "allowed": config.retries,
             "lease_renewal": config.lease_renewal,
         },
+        eureka=dict(result.get("eureka", {})),
         files=[
             *graph["files"],
             *result.get("flow_files", []),

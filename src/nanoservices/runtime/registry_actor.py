@@ -10,7 +10,7 @@ from typing import Any
 
 import ray
 
-from nanoservices.registry import EXPIRY_PERIODS, Change, Entry, RegistryState, Shares
+from nanoservices.registry import EXPIRY_PERIODS, Change, Entry, RegistryState, Shares, lease_counts
 
 
 @ray.remote(num_cpus=0)
@@ -78,8 +78,9 @@ class Registry:
                 )
             self.state.evict()
 
-    def lease_counts(self) -> dict[str, int]:
-        return {"evicted": self.state.evicted, "preserved": self.state.preserved}
+    def lease_counts(self) -> dict[str, object]:
+        """What this server's eviction timer did (registry.lease_counts), for the run summary."""
+        return lease_counts(self.state)
 
     async def set_status(self, names: list[str], status: str) -> int:
         changed = self.state.set_status(names, status)
