@@ -134,3 +134,10 @@ def test_the_eureka_line_sums_the_registries_and_says_when_the_last_round_evicte
     ]
     quiet = eureka_totals([("r/zoneA", counts("eA", [], 0))], run_started=100.0)
     assert not [line for line in summary(eureka=quiet).lines() if line.startswith("  eureka")]
+
+
+def test_the_entry_seconds_are_the_series_in_order_without_histograms() -> None:
+    from nanoservices.summary import entry_seconds
+
+    series = {"10": {"requests": 5, "errors": 2, "h": {"3": 3}}, "2": {"requests": 1, "errors": 0, "h": {}}}
+    assert entry_seconds(series) == [[2, 1, 0], [10, 5, 2]]

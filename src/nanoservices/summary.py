@@ -72,6 +72,8 @@ class RunSummary:
     fsm: dict[str, float] | None = None
     # Per Simian Army incident: entry requests before, during and after it, and its recovery time
     phases: list[dict[str, Any]] = field(default_factory=list)
+    # The entry requests per second of the traffic they ended in: [second, ended, of them failed]
+    entry_seconds: list[list[int]] = field(default_factory=list)
     # Clients that cope: retries on the next server, servers blacked out, breaker transitions by
     # new state, and the settings they ran with (--retries, --lease-renewal).
     clients: dict[str, Any] = field(default_factory=dict)
@@ -254,6 +256,11 @@ def by_version(series: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:
     return out
 
 
+def entry_seconds(series: dict[str, dict[str, Any]]) -> list[list[int]]:
+    """[second, ended, failed] per second with an entry request, from the hosts' summed series."""
+    return sorted([int(second), row["requests"], row["errors"]] for second, row in series.items())
+
+
 def _duration(seconds: float) -> str:
     if seconds >= 1:
         return f"{seconds:.1f} s"
@@ -323,6 +330,7 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         unchecked_hosts=list(accounting.unchecked_hosts),
         fsm=result.get("fsm"),
         phases=phases(result.get("incidents", []), stats.get("entry_series", {})),
+        entry_seconds=entry_seconds(stats.get("entry_series", {})),
         clients={
             "retries": stats.get("retries", 0),
             "blackouts": stats.get("blackouts", 0),
