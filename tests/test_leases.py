@@ -1,6 +1,6 @@
 """Eureka leases: renewals keep instances, the eviction timer drops the unrenewed after three
-periods, self-preservation holds back a mass expiry, and a crashed host's instances stay
-routable until then. Time is a fake clock the tests move; nothing sleeps."""
+periods, self-preservation caps each round so a mass expiry drains over rounds, and a crashed
+host's instances stay routable until then. Time is a fake clock the tests move; nothing sleeps."""
 
 from __future__ import annotations
 
@@ -61,15 +61,54 @@ def test_a_lease_expires_only_past_three_periods() -> None:
     assert [c for c in changes if not c[3]] == [("a.r.zoneA.svc09", "svc", 9, False, "v1")]
 
 
-def test_self_preservation_holds_back_an_expiry_of_more_than_15_percent() -> None:
+def test_self_preservation_caps_each_round_at_15_percent_and_a_lost_zone_drains_over_rounds() -> None:
+    """A zone's worth of leases (7 of 20) expires at once: each round evicts at most
+    n - int(n * 0.85) of the n online, the longest-unrenewed first, and the rest wait."""
+    clock = Clock()
+    state = table(clock, 20)
+    names = [f"a.r.zoneA.svc{i:02d}" for i in range(20)]
+    clock.t += 1.0
+    state.renew(names[:13] + names[16:], 3.0)  # svc13-15 last renewed at 1000, svc16-19 at 1001
+    clock.t += 0.5
+    state.renew(names[:13], 3.0)  # svc16-19 go silent half a period later
+    clock.t += 2.6  # 1004.1: all seven past three periods, svc13-15 the longest-unrenewed
+    rounds = []
+    for _ in range(4):  # eviction rounds one period apart; the 13 live ones keep renewing
+        rounds.append(state.evict())
+        clock.t += 1.0
+        state.renew(names[:13], 3.0)
+    # 20 online: 20 - 17 = 3; 17 online: 17 - int(14.45) = 3; 14 online: 14 - int(11.9) = 3
+    assert rounds == [names[13:16], names[16:19], names[19:20], []]
+    assert [n for _, n in state.rounds] == [3, 3, 1]
+    assert [t for t, _ in state.rounds] == [1004.1, 1005.1, 1006.1]
+    assert state.evicted == 7 and state.held_back == 4  # svc16-19 waited; svc19 for two rounds
+    assert sorted(state.statuses("svc")) == names[:13]
+
+
+def test_a_registry_that_lost_touch_with_everyone_keeps_85_percent_after_a_round() -> None:
+    clock = Clock()
+    state = table(clock, 20)
+    clock.t += 3.5  # nobody renewed
+    assert len(state.evict()) == 3
+    assert state.online_count() == 17 and state.held_back == 17
+
+
+def test_an_expiry_within_15_percent_goes_in_one_round() -> None:
     clock = Clock()
     state = table(clock, 20)
     clock.t += 3.5
-    state.renew([f"a.r.zoneA.svc{i:02d}" for i in range(16)], 3.0)  # 4 of 20 silent: 20 %
-    assert state.evict() == []
-    assert len(state.statuses("svc")) == 20 and state.preserved == 1
-    state.renew(["a.r.zoneA.svc16"], 3.0)  # 3 of 20 silent: 15 %, not more
+    state.renew([f"a.r.zoneA.svc{i:02d}" for i in range(17)], 3.0)  # 3 of 20 silent: 15 %, not more
     assert state.evict() == ["a.r.zoneA.svc17", "a.r.zoneA.svc18", "a.r.zoneA.svc19"]
+    assert state.held_back == 0
+
+
+def test_no_self_preservation_margin_means_no_eviction() -> None:
+    clock = Clock()
+    state = RegistryState("zoneA", clock=clock, self_preservation=0.0)
+    state.register([("a.r.zoneA.svc00", "svc", 0, "v1", "UP")])
+    state.renew(["a.r.zoneA.svc00"], 3.0)
+    clock.t += 3.5
+    assert state.evict() == [] and state.held_back == 1 and state.rounds == []
 
 
 def test_deregistered_instances_are_not_brought_back_by_a_heartbeat() -> None:
@@ -106,7 +145,7 @@ def test_a_killed_hosts_instance_stays_routable_until_its_lease_expires() -> Non
             await run.settle()
         return failed(run)
 
-    async def scenario() -> tuple[LocalRun, list[int], list[bool]]:
+    async def scenario() -> tuple[LocalRun, list[int], list[bool], dict[str, object]]:
         run = LocalRun(plan, config, clock=clock)
         for registry in run.peers.registries:
             registry.clock = clock
@@ -117,9 +156,9 @@ def test_a_killed_hosts_instance_stays_routable_until_its_lease_expires() -> Non
         for _ in range(5):
             seen.append(await period(run, 100))
             routable.append(any(victim in run.peers.registries[r].statuses("homepage") for r in range(3)))
-        return run, seen, routable
+        return run, seen, routable, await run.finish()
 
-    run, seen, routable = asyncio.run(scenario())
+    run, seen, routable, result = asyncio.run(scenario())
     # Periods 1-3 after the kill: the lease holds, callers keep choosing the victim and failing;
     # period 4 is past three periods: evicted before the poll, so nobody fails any more.
     assert routable == [True, True, True, False, False]
@@ -127,6 +166,18 @@ def test_a_killed_hosts_instance_stays_routable_until_its_lease_expires() -> Non
     assert seen[2] == seen[3] == seen[4]
     done = [r.exit for r in run.peers.records if isinstance(r, DoneRecord) and r.name == victim]
     assert done == [ExitReason.CHAOS]
+    # Every registry evicted its own replica of the lease, in the round 5 s into the traffic
+    zones = [f"{r.region}/{r.zone}" for r in plan.registries]
+    assert result["eureka"] == {
+        "evicted": 3,
+        "held_back": 0,
+        "per_registry": dict.fromkeys(zones, 1),
+        "unanswered": [],
+        "evictions": [
+            {"at": 5.0, "registry": r.name, "zone": zone, "count": 1}
+            for r, zone in sorted(zip(plan.registries, zones, strict=True), key=lambda rz: rz[1])
+        ],
+    }
 
 
 def test_leases_are_renewed_through_a_slow_start_up() -> None:

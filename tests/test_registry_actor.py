@@ -26,6 +26,8 @@ def test_the_eviction_timer_drops_the_unrenewed_lease_on_every_server(ray_local:
     for registry in (first, second):
         _, changes, _ = ray.get(registry.poll.remote(["svc"], 0))
         assert sorted(name for name, _, _, routable, _ in changes if not routable) == [NAMES[9]]
-        assert ray.get(registry.lease_counts.remote()) == {"evicted": 1, "preserved": 0}
+        counts = ray.get(registry.lease_counts.remote())
+        assert {k: counts[k] for k in ("evicted", "held_back")} == {"evicted": 1, "held_back": 0}
+        assert [n for _, n in counts["rounds"]] == [1]
     for registry in (first, second):
         ray.kill(registry)

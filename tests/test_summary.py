@@ -104,3 +104,40 @@ def test_skipped_ticks_name_the_limit_that_caused_them() -> None:
     late = summary(ticks_skipped=7)
     line = next(line for line in late.lines() if line.startswith("  traffic: "))
     assert line.endswith("(7 ticks skipped: the hosts could not keep up)")
+
+
+def test_the_eureka_line_sums_the_registries_and_says_when_the_last_round_evicted() -> None:
+    from nanoservices.outputs.eureka import eureka_totals
+
+    def counts(name: str, rounds: list[list[float]], held: int) -> dict[str, object]:
+        evicted = sum(int(n) for _, n in rounds)
+        return {"registry": name, "evicted": evicted, "held_back": held, "rounds": rounds}
+
+    same = eureka_totals(
+        [
+            ("r/zoneA", counts("eA", [[110.0, 10], [114.2, 12]], 12)),
+            ("r/zoneB", counts("eB", [[111.0, 10], [112.0, 12]], 12)),
+        ],
+        run_started=100.0,
+    )
+    assert [(e["at"], e["zone"], e["count"]) for e in same["evictions"]] == [
+        (10.0, "r/zoneA", 10), (11.0, "r/zoneB", 10), (12.0, "r/zoneB", 12), (14.2, "r/zoneA", 12)
+    ]  # fmt: skip
+    assert [line for line in summary(eureka=same).lines() if line.startswith("  eureka: ")] == [
+        "  eureka: 44 leases evicted (22 by each of 2 registries; last 14.2 s into the traffic), "
+        "24 held back by self-preservation for a round or more"
+    ]
+    lost = eureka_totals([("r/zoneA", counts("eA", [[103.0, 1]], 0)), ("r/zoneB", None)], run_started=100.0)
+    assert [line for line in summary(eureka=lost).lines() if line.startswith("  eureka: ")] == [
+        "  eureka: 1 lease evicted (r/zoneA 1; last 3.0 s into the traffic), 0 held back by "
+        "self-preservation for a round or more; not counted: r/zoneB (did not answer at shutdown)"
+    ]
+    quiet = eureka_totals([("r/zoneA", counts("eA", [], 0))], run_started=100.0)
+    assert not [line for line in summary(eureka=quiet).lines() if line.startswith("  eureka")]
+
+
+def test_the_entry_seconds_are_the_series_in_order_without_histograms() -> None:
+    from nanoservices.summary import entry_seconds
+
+    series = {"10": {"requests": 5, "errors": 2, "h": {"3": 3}}, "2": {"requests": 1, "errors": 0, "h": {}}}
+    assert entry_seconds(series) == [[2, 1, 0], [10, 5, 2]]

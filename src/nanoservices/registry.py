@@ -12,8 +12,10 @@ with the polls too, as a weighted load balancer in front of the groups would app
 Registrations are leases, as Eureka's are: a host renews its instances' leases every renewal
 period, and the eviction timer drops leases not renewed for EXPIRY_PERIODS periods. A crashed
 instance therefore stays routable until its lease runs out; a stopped one deregisters at once.
-Self-preservation: when more than SELF_PRESERVATION of the leases would expire at once, the
-registry assumes it, not the fleet, lost touch, and evicts nothing.
+Self-preservation, as Eureka's eviction limit: one round evicts at most SELF_PRESERVATION of the
+online leases (`n - int(n * 0.85)`), the longest-unrenewed first; the rest wait for the next
+round. A lost zone (a third of the leases) therefore drains over a few rounds instead of never,
+and a registry that lost touch with everyone still keeps 85 % after one round.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ class RegistryState:
         self.self_preservation = self_preservation
         self.stamp = 0
         self.evicted = 0  # leases expired and dropped
-        self.preserved = 0  # eviction rounds self-preservation held back
+        self._held_back: set[str] = set()  # leases expired but kept by the cap, at least one round
+        self.rounds: list[tuple[float, int]] = []  # (clock, leases evicted) of each round that evicted
         self._by_name: dict[str, Registration] = {}
         self._by_service: dict[str, list[Registration]] = {}
         self._shares: dict[str, tuple[Shares, int]] = {}  # service -> (shares, stamp)
@@ -129,18 +132,27 @@ class RegistryState:
         return renewed
 
     def evict(self) -> list[str]:
-        """The eviction timer's round: deregister leases past their duration, unless more than
-        the self-preservation share of the online leases would go at once."""
+        """The eviction timer's round: deregister leases past their duration, at most the
+        self-preservation share of the online leases, the longest-unrenewed (then by name) first."""
         now = self.clock()
         online = [reg for reg in self._by_name.values() if reg.online]
-        expired = [reg.name for reg in online if reg.lease and now > reg.renewed + reg.lease]
+        expired = [reg for reg in online if reg.lease and now > reg.renewed + reg.lease]
         if not expired:
             return []
-        if len(expired) > self.self_preservation * len(online):
-            self.preserved += 1
+        limit = len(online) - int(len(online) * (1 - self.self_preservation))
+        expired.sort(key=lambda reg: (reg.renewed, reg.name))
+        self._held_back.update(reg.name for reg in expired[limit:])
+        if limit <= 0:
             return []
-        self.evicted += len(expired)
-        return self.deregister(expired)
+        evicted = self.deregister(reg.name for reg in expired[:limit])
+        self.evicted += len(evicted)
+        self.rounds.append((now, len(evicted)))
+        return evicted
+
+    @property
+    def held_back(self) -> int:
+        """Leases that expired but waited at least one round because of the cap."""
+        return len(self._held_back)
 
     def set_shares(self, service: str, shares: Mapping[str, float]) -> bool:
         """How the service's traffic splits between its versions; empty: evenly over instances."""
@@ -170,3 +182,13 @@ class RegistryState:
     def statuses(self, service: str) -> dict[str, tuple[str, str]]:
         """name -> (version, status) of the service's online instances (for events and tests)."""
         return {r.name: (r.version, r.status) for r in self._by_service.get(service, ()) if r.online}
+
+
+def lease_counts(state: RegistryState) -> dict[str, object]:
+    """One server's evictions: totals and each round's (clock, count), for the run summary."""
+    return {
+        "registry": state.name,
+        "evicted": state.evicted,
+        "held_back": state.held_back,
+        "rounds": [list(r) for r in state.rounds],
+    }

@@ -9,6 +9,7 @@ from typing import Any
 
 from nanoservices.config import RunConfig
 from nanoservices.outputs.accounting import MAX_PROBLEM_LINES, hops_from, reconcile
+from nanoservices.outputs.eureka import eureka_lines
 from nanoservices.outputs.histogram import RELATIVE_ERROR
 from nanoservices.outputs.phases import phase_line, phases
 from nanoservices.outputs.series import write_series
@@ -71,9 +72,14 @@ class RunSummary:
     fsm: dict[str, float] | None = None
     # Per Simian Army incident: entry requests before, during and after it, and its recovery time
     phases: list[dict[str, Any]] = field(default_factory=list)
+    # The entry requests per second of the traffic they ended in: [second, ended, of them failed]
+    entry_seconds: list[list[int]] = field(default_factory=list)
     # Clients that cope: retries on the next server, servers blacked out, breaker transitions by
     # new state, and the settings they ran with (--retries, --lease-renewal).
     clients: dict[str, Any] = field(default_factory=dict)
+    # Eureka's ground truth (outputs/eureka.py): leases evicted and held back, summed over the
+    # registries (each evicts its own replica), and every eviction round's time into the traffic.
+    eureka: dict[str, Any] = field(default_factory=dict)
 
     @property
     def requests_failed_total(self) -> int:
@@ -203,6 +209,7 @@ class RunSummary:
             )
             out.append(f"  latency of completed requests (ms, within {RELATIVE_ERROR:.2%}): {figures}")
         out += self.client_lines()
+        out += eureka_lines(self.eureka)
         out += self.span_lines()
         if "registered" in self.timings:
             total_mib = self.host_memory_bytes / (1 << 20)
@@ -247,6 +254,11 @@ def by_version(series: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:
         versions = out.setdefault(service, {})
         versions[version] = versions.get(version, 0) + row["requests"]
     return out
+
+
+def entry_seconds(series: dict[str, dict[str, Any]]) -> list[list[int]]:
+    """[second, ended, failed] per second with an entry request, from the hosts' summed series."""
+    return sorted([int(second), row["requests"], row["errors"]] for second, row in series.items())
 
 
 def _duration(seconds: float) -> str:
@@ -318,6 +330,7 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         unchecked_hosts=list(accounting.unchecked_hosts),
         fsm=result.get("fsm"),
         phases=phases(result.get("incidents", []), stats.get("entry_series", {})),
+        entry_seconds=entry_seconds(stats.get("entry_series", {})),
         clients={
             "retries": stats.get("retries", 0),
             "blackouts": stats.get("blackouts", 0),
@@ -325,6 +338,7 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
             "allowed": config.retries,
             "lease_renewal": config.lease_renewal,
         },
+        eureka=dict(result.get("eureka", {})),
         files=[
             *graph["files"],
             *result.get("flow_files", []),

@@ -15,7 +15,7 @@ from nanoservices.chaos import HostLoss, Kill, kill_hosts, kill_instance
 from nanoservices.config import RunConfig
 from nanoservices.outputs.records import DoneRecord, ExitReason, GraphRecord
 from nanoservices.plan import DeploymentPlan, Growth, InstanceSpec
-from nanoservices.registry import STARTING, Change, Entry, RegistryState, Shares
+from nanoservices.registry import STARTING, Change, Entry, RegistryState, Shares, lease_counts
 from nanoservices.runtime.delays import RESOLUTION
 from nanoservices.runtime.host import HostCore, HostDied, HostSetup, registries_in_scope
 from nanoservices.runtime.instance import InstanceRuntime
@@ -183,6 +183,7 @@ class LocalRun:
 
     async def finish(self) -> dict[str, object]:
         """Stop, and hand back what a Ray run's supervisor hands back, for `summarise`."""
+        from nanoservices.outputs.eureka import eureka_totals
         from nanoservices.outputs.graph_json import graph_counts
 
         stats = await self.stop()
@@ -199,6 +200,13 @@ class LocalRun:
             "flow_files": [],
             "events": self.chaos_events,
             "incidents": self.incidents,
+            "eureka": eureka_totals(
+                [
+                    (f"{spec.region}/{spec.zone}", lease_counts(state))
+                    for spec, state in zip(self.plan.registries, self.peers.registries, strict=True)
+                ],
+                self.started_at,
+            ),
         }
 
     # --- HostControl (nanoservices.chaos) ------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 
 import ray
 
-from nanoservices.registry import EXPIRY_PERIODS, Change, Entry, RegistryState, Shares
+from nanoservices.registry import EXPIRY_PERIODS, Change, Entry, RegistryState, Shares, lease_counts
 
 # Every host keeps a poll waiting here (runtime/host.py `_watch_registry`): room for them and the
 # registrations, heartbeats and replication calls that must never queue behind them.
@@ -88,8 +88,9 @@ class Registry:
             if self.state.evict():
                 self._announce()
 
-    def lease_counts(self) -> dict[str, int]:
-        return {"evicted": self.state.evicted, "preserved": self.state.preserved}
+    def lease_counts(self) -> dict[str, object]:
+        """What this server's eviction timer did (registry.lease_counts), for the run summary."""
+        return lease_counts(self.state)
 
     async def set_status(self, names: list[str], status: str) -> int:
         changed = self.state.set_status(names, status)

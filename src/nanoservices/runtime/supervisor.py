@@ -16,6 +16,7 @@ import ray
 
 from nanoservices.chaos import HostLoss, Kill, kill_instance, pick_victim
 from nanoservices.config import RunConfig
+from nanoservices.outputs.eureka import eureka_totals
 from nanoservices.outputs.records import DoneRecord, ExitReason
 from nanoservices.plan import DeploymentPlan, InstanceSpec
 from nanoservices.runtime.edda import Edda
@@ -624,10 +625,12 @@ class Supervisor:
         graph = await self._edda.write.remote(
             out, self.plan.arch, self.config.args, self.config.graphml, self.config.reduce_names
         )
+        eureka = await self._lease_counts()
         await self._kill_all()
         return {
             "arch": self.plan.arch,
             "hosts": len(self._hosts),
+            "eureka": eureka,
             "host_memory_bytes": self._host_memory,
             "placement": self._placement,
             "instances_planned": len(self.plan.instances),
@@ -643,6 +646,21 @@ class Supervisor:
             "timeline_error": self._timeline_error,
             "incidents": self._fleet.incidents if self._fleet is not None else [],
         }
+
+    async def _lease_counts(self) -> dict[str, object]:
+        """Every registry's evictions (a registry on a lost machine does not answer: listed so)."""
+        asks = asyncio.gather(*(r.lease_counts.remote() for r in self._registries), return_exceptions=True)
+        try:
+            answers = await asyncio.wait_for(asks, SPAN_FLUSH_BOUND)
+        except asyncio.TimeoutError:
+            answers = [None] * len(self._registries)
+        return eureka_totals(
+            [
+                (f"{spec.region}/{spec.zone}", answer if isinstance(answer, dict) else None)
+                for spec, answer in zip(self.plan.registries, answers, strict=True)
+            ],
+            self._run_started,
+        )
 
     def _write_flows(self, parts: list[bytes]) -> list[str]:
         tracing = self.config.tracing
