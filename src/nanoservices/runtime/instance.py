@@ -254,7 +254,7 @@ class InstanceRuntime:
                 state = breaker.state
                 allowed = breaker.allow(now)
                 if breaker.state is not state:
-                    self._breaker_changed(breaker.state)
+                    self._breaker_changed(dep, state, breaker.state)
                 if not allowed:
                     self.resolve(request_id, Status.SHORT_CIRCUITED, "")
                     return
@@ -301,7 +301,7 @@ class InstanceRuntime:
                 if breaker.state is CLOSED:
                     breaker.requests += 1
                 else:
-                    self._breaker_changed(breaker.ok())
+                    self._breaker_changed(dep, breaker.state, breaker.ok())
                 if self._blackouts.failing:
                     self._blackouts.success(target)
         if self.is_traffic_source:
@@ -339,7 +339,8 @@ class InstanceRuntime:
             if self._retry(target, status, span, entry, now):
                 return True  # the breaker sees the request's outcome, not each try's
         if status not in NOT_THE_DEPENDENCYS:
-            self._breaker_changed(dep.breaker.failed(now))
+            breaker = dep.breaker
+            self._breaker_changed(dep, breaker.state, breaker.failed(now))
         return False
 
     def _retry(self, target: str, status: Status, span: Span | None, entry: Pending, now: float) -> bool:
@@ -367,15 +368,22 @@ class InstanceRuntime:
             servers = dep.servers = tuple(p for p in self._routes.values() if p.service == dep.service)
         return choose(servers, exclude or (target,), self.spec.zone, self._blackouts, now, self.rng)
 
-    def _breaker_changed(self, state: str | None) -> None:
+    def _breaker_changed(self, dep: Dependency, old: str, state: str | None) -> None:
+        """Count a transition (`state` None: none happened) and keep it for events.jsonl."""
         if state is not None:
-            changes = self._host.stats.breaker_changes
+            host = self._host
+            changes = host.stats.breaker_changes
             changes[state] = changes.get(state, 0) + 1
+            spec = self.spec
+            at = host.clock() - host.run_start
+            host.breakers.add(at, spec.service, spec.version, self.name, dep.service, old, state)
 
     def roll_breakers(self, now: float) -> None:
         """Slide every dependency's breaker window (the host calls it once a bucket)."""
         for dep in self._by_service.values():
-            self._breaker_changed(dep.breaker.roll(now))
+            breaker = dep.breaker
+            old = breaker.state
+            self._breaker_changed(dep, old, breaker.roll(now))
 
     def resolve(self, request_id: int, status: Status, payload: str) -> None:
         """End a pending request with a response made by the runtime (failures, timeouts)."""
