@@ -220,3 +220,28 @@ def test_write_report_raises_input_error_for_callers(tmp_path: Path) -> None:
         f"{tmp_path / 'summary.json'}: missing; it is written by `nanoservices run`; "
         "pass the --out directory of a finished run"
     ]
+
+
+def test_breaker_events_beyond_the_limit_are_left_out_of_the_page_and_counted(tmp_path: Path) -> None:
+    write_large_graph(tmp_path, instances=5, services=2)
+    limit = report_data.MAX_BREAKER_EVENTS
+    lines = [{"at": 3.0, "kind": "deploy-start", "service": "s0"}]
+    for i in range(limit + 3):  # written in arrival order, latest first: the earliest are drawn
+        at = float(limit + 3 - i)
+        lines.append({"at": at, "kind": "breaker-open", "service": "s1", "instances": [f"i{i}"],
+                      "dependency": "s0", "from": "closed", "to": "open"})  # fmt: skip
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
+    data = report_data.load_run(tmp_path)
+    assert data["breakers_omitted"] == 3
+    drawn = [e for e in data["events"] if e["kind"] == "breaker-open"]
+    assert sorted(e["at"] for e in drawn) == [float(n) for n in range(1, limit + 1)]
+    assert data["events"][0]["kind"] == "deploy-start" and len(data["events"]) == limit + 1
+
+
+def test_a_few_breaker_events_are_all_drawn(tmp_path: Path) -> None:
+    write_large_graph(tmp_path, instances=5, services=2)
+    kinds = ["breaker-open", "breaker-half-open", "breaker-closed"]
+    lines = [{"at": float(i), "kind": k, "service": "s1", "dependency": "s0"} for i, k in enumerate(kinds)]
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
+    data = report_data.load_run(tmp_path)
+    assert [e["kind"] for e in data["events"]] == kinds and data["breakers_omitted"] == 0

@@ -8,6 +8,7 @@ NANOSERVICES_REPORT_RUN=<run dir> to check a real run's directory as well.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -216,3 +217,36 @@ def test_the_report_of_a_real_run_in_the_browser(browser: Browser, tmp_path: Pat
         assert page.state["nodes"] == len(graph.nodes)
     assert page.state["events"] == event_lines(out)
     keep(shot, f"report-screenshot-{flags[0]}.png")
+
+
+def test_breaker_events_draw_one_band_per_breaker_and_say_what_is_left_out(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """Two callers' breakers for one dependency, open -> half-open -> closed each, plus more
+    transitions than the page draws: one band per breaker (not paired across callers), a note."""
+    from nanoservices.outputs.report_data import MAX_BREAKER_EVENTS
+
+    write_large_graph(tmp_path, instances=5, services=2)
+
+    def breaker(at: float, state: str, caller: str) -> dict[str, object]:
+        return {"at": at, "kind": f"breaker-{state}", "service": "s1", "versions": ["v1"],
+                "instances": [caller], "dependency": "s0"}  # fmt: skip
+
+    lines = [
+        *(breaker(1.0, "open", "a"), breaker(1.5, "open", "b")),
+        *(breaker(6.0, "half-open", "a"), breaker(6.0, "closed", "a")),
+        *(breaker(6.5, "half-open", "b"), breaker(6.5, "closed", "b")),
+    ]
+    lines += [breaker(10.0 + i, "open", f"c{i}") for i in range(MAX_BREAKER_EVENTS)]  # never closed: no band
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
+    report = write_report(tmp_path)
+    page = load(browser, report, DESKTOP)
+    assert_clean(page, report)
+    assert page.state["events"] == MAX_BREAKER_EVENTS
+    bands = browser.evaluate(
+        """Array.from(document.querySelectorAll("#timeline rect.event-span"), (r) => r.__data__)
+             .map((b) => [b.from.instances[0], b.from.at, b.to.at])"""
+    )
+    assert bands == [["a", 1.0, 6.0], ["b", 1.5, 6.5]]
+    note = browser.evaluate('document.getElementById("timeline-note").textContent')
+    assert note == "6 later circuit breaker transitions are not drawn; events.jsonl has every one."

@@ -48,8 +48,9 @@ RESPONSE_FOR = {Kind.GET_REQUEST: Kind.GET_RESPONSE, Kind.PUT: Kind.PUT_RESPONSE
 class Message:
     """One hop. `request_id` pairs a response with the request that the `reply_to` instance sent."""
 
-    # `received` is set by the receiving instance only (its clock when the request arrived, for the
-    # service time); it never travels and is not part of equality.
+    # `received` and `served_with` are set by the receiving instance only (its clock when the
+    # request arrived, for the service time; the profile it serves the request with, the one in
+    # force then); they never travel and are not part of equality.
     __slots__ = (
         "kind",
         "payload",
@@ -57,6 +58,7 @@ class Message:
         "reply_to",
         "request_id",
         "sender",
+        "served_with",
         "status",
         "target",
         "trace",

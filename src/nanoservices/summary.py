@@ -137,9 +137,11 @@ class RunSummary:
         if not (clients.get("retries") or clients.get("blackouts") or changes):
             return []
         breakers = ", ".join(f"{state} {n:,}" for state, n in sorted(changes.items())) or "none"
+        dropped = clients.get("breaker_events_dropped", 0)
+        unrecorded = f" ({dropped:,} not in events.jsonl: a host's buffer was full)" if dropped else ""
         return [
             f"  clients: {clients['retries']:,} retries on the next server (--retries {clients['allowed']}), "
-            f"{clients['blackouts']:,} servers blacked out, breaker changes: {breakers}"
+            f"{clients['blackouts']:,} servers blacked out, breaker changes: {breakers}{unrecorded}"
         ]
 
     def to_json(self) -> dict[str, Any]:
@@ -335,6 +337,7 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
             "retries": stats.get("retries", 0),
             "blackouts": stats.get("blackouts", 0),
             "breaker_changes": dict(stats.get("breaker_changes", {})),
+            "breaker_events_dropped": stats.get("breaker_events_dropped", 0),
             "allowed": config.retries,
             "lease_renewal": config.lease_renewal,
         },

@@ -23,6 +23,9 @@ from nanoservices.problems import InputError, Problem
 AGGREGATE_ABOVE = 2_000  # instances; above this the graph shows one node per service and zone
 CHART_SERVICES = 16  # services charted over time, the busiest first
 MAX_TRACE_SPANS = 150  # spans drawn per trace waterfall
+# Breaker transitions drawn on the timeline, the earliest first: a broken dependency flips every
+# caller's breaker, and a page of 10,000 marks says less than its first few hundred.
+MAX_BREAKER_EVENTS = 500
 SERIES_FIELDS = ("second", "service", "version", "zone", "requests", "errors", "p50_ms", "p99_ms")
 DEPLOY_KINDS = ("deploy-start", "group-up", "traffic-shift", "promote", "rollback", "group-stopped")
 SUMMARY_FIELDS = (
@@ -43,7 +46,7 @@ def load_run(out_dir: Path) -> dict[str, Any]:
     if not isinstance(summary, dict):
         raise InputError([Problem(str(out_dir / "summary.json"), "", f"expected a JSON object; {RERUN}")])
     header, nodes, edges = _read_graph(out_dir / "graph.json")
-    events = _read_events(out_dir / "events.jsonl")
+    events, breakers_omitted = _drawn(_read_events(out_dir / "events.jsonl"))
     spans = _read_json(out_dir / "zipkin.json", required=False)
     if spans is not None and not isinstance(spans, list):
         raise InputError([Problem(str(out_dir / "zipkin.json"), "", f"expected a list of spans; {RERUN}")])
@@ -56,6 +59,7 @@ def load_run(out_dir: Path) -> dict[str, Any]:
         "summary": {key: summary[key] for key in SUMMARY_FIELDS if key in summary},
         "graph": _graph_view(header, nodes, edges),
         "events": events,
+        "breakers_omitted": breakers_omitted,
         "series": _read_series(out_dir / "timeseries.csv"),
         "histograms": histograms if isinstance(histograms, dict) else None,
         "traces": pick_traces(spans, events, start) if spans else None,
@@ -249,6 +253,17 @@ def _read_events(path: Path) -> list[dict[str, Any]]:
             raise InputError([Problem(f"{path}:{number}", "", problem)]) from None
         events.append(event)
     return events
+
+
+def _drawn(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Every event but breaker transitions beyond the earliest MAX_BREAKER_EVENTS; how many were
+    left out (events.jsonl has them all). The file's order is kept."""
+    breakers = [e for e in events if e["kind"].startswith("breaker-")]
+    if len(breakers) <= MAX_BREAKER_EVENTS:
+        return events, 0
+    kept = {id(e) for e in sorted(breakers, key=lambda e: e["at"])[:MAX_BREAKER_EVENTS]}
+    drawn = [e for e in events if not e["kind"].startswith("breaker-") or id(e) in kept]
+    return drawn, len(events) - len(drawn)
 
 
 def _read_series(path: Path) -> dict[str, Any] | None:

@@ -36,6 +36,7 @@ from nanoservices.outputs.records import (
 from nanoservices.packages.base import BehaviourSettings
 from nanoservices.plan import InstanceSpec, RegistrySpec
 from nanoservices.registry import EXPIRY_PERIODS, UP, Change, Entry, Shares
+from nanoservices.runtime.breaker_events import FINAL_KEY, BreakerLog, Transition
 from nanoservices.runtime.delays import RESOLUTION, Delays
 from nanoservices.runtime.instance import InstanceRuntime
 from nanoservices.runtime.live import LiveCounts, request_counts
@@ -133,6 +134,7 @@ class HostCore:
         self.tracing = tracing
         self._addresses = setup.addresses or {}
         self.stats = HostStats()
+        self.breakers = BreakerLog()  # circuit breaker transitions until the supervisor has them
         self.clock = clock
         self.run_start = clock()  # when the traffic started: second 0 of the per-second series
         self.delays = Delays()  # replies waiting out their simulated service time
@@ -524,7 +526,20 @@ class HostCore:
         return True
 
     def counts(self) -> dict[str, object]:
-        return self.stats.counts(self.index)
+        counts = self.stats.counts(self.index)
+        counts["breaker_events_dropped"] = self.breakers.dropped
+        return counts
+
+    def final_counts(self) -> dict[str, object]:
+        """counts(), and under FINAL_KEY (this host, its breaker transitions not yet confirmed):
+        the supervisor pops those before summing."""
+        counts = self.counts()
+        counts[FINAL_KEY] = (self.index, self.breakers.since(0))
+        return counts
+
+    def breaker_transitions(self, confirmed: int) -> list[Transition]:
+        """Transitions after number `confirmed` (the last the supervisor recorded); it has the rest."""
+        return self.breakers.since(confirmed)
 
     def live_counts(self) -> LiveCounts:
         """Requests so far, for the live progress display (spans are the tracing side's)."""
@@ -570,7 +585,7 @@ class HostCore:
         self._background.clear()
         for instance in self.instances.values():
             instance.freeze()
-        return self.counts()
+        return self.final_counts()
 
     async def stop_all(self) -> dict[str, object]:
         """Stop every instance, let what they said last reach the other hosts (bounded), count."""
@@ -589,4 +604,4 @@ class HostCore:
                 await asyncio.sleep(0 if self.moving() else RESOLUTION)
         self.delays.clear()  # replies still waiting past the bound stay unanswered (held), not sent late
         self.closed = True
-        return self.counts()
+        return self.final_counts()

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from nanoservices.runtime import spans
     from nanoservices.runtime.host import HostCore
     from nanoservices.scenario.actions import VersionBehaviour
-    from nanoservices.scenario.distributions import ErrorRate, LatencyModel
 
 MAX_BURST = 32  # ticks a late timer may run back to back before it skips the rest of its backlog
 
@@ -95,8 +94,7 @@ class InstanceRuntime:
         self._row_second = -1
         self._row: dict[str, Any] = {}
         self.profile: VersionBehaviour | None = None
-        self._latency: LatencyModel | None = None
-        self._errors: ErrorRate | None = None
+        self._serving_with: VersionBehaviour | None = None  # the profile, None if it changes nothing
         if spec.profile is not None:
             self.set_profile(spec.profile)
 
@@ -122,17 +120,26 @@ class InstanceRuntime:
         self._request(target, request.kind, request.payload, request, parent)
 
     def reply(self, request: Message, payload: str, status: Status = Status.OK) -> None:
-        """Answer at once: the path of an instance without a profile (set_profile swaps it)."""
+        """Answer at once, or as the profile in force when the request arrived says: a request
+        that arrived before an incident began is served without it, one that arrived during it
+        with it, however long the calls it made downstream took."""
+        profile = request.served_with
+        if profile is not None:
+            self._reply_profiled(request, payload, status, profile)
+            return
         now = self._host.clock()
         self._count(now, now - request.received, status)
         self._send_reply(request, payload, status)
 
-    def _reply_profiled(self, request: Message, payload: str, status: Status = Status.OK) -> None:
+    def _reply_profiled(
+        self, request: Message, payload: str, status: Status, profile: VersionBehaviour
+    ) -> None:
         """Answer after a sampled service time, failing at the profile's error rate. One latency draw
         and one error draw per request, from the instance's seeded rng, whatever the outcome."""
         rng = self.rng
-        delay = self._latency.sample(rng) if self._latency is not None else 0.0
-        if self._errors is not None and self._errors.fails(rng) and status is Status.OK:
+        latency, errors = profile.latency, profile.errors
+        delay = latency.sample(rng) if latency is not None else 0.0
+        if errors is not None and errors.fails(rng) and status is Status.OK:
             status, payload = Status.ERROR, ""
         done = self._host.clock() + delay
         self._count(done, done - request.received, status)
@@ -142,16 +149,12 @@ class InstanceRuntime:
             self._send_reply(request, payload, status)
 
     def set_profile(self, profile: VersionBehaviour | None) -> None:
-        """How this instance serves requests from now on (a deploy's version, a latency or error
-        incident); None: answer at once, never fail by itself. Replies already delayed keep their
-        delay. Chosen here, once, so the unprofiled reply never asks about a profile."""
+        """How this instance serves the requests that arrive from now on (a deploy's version, a
+        latency or error incident); None: answer at once, never fail by itself. Requests already
+        received keep the profile they arrived under."""
         self.profile = profile
-        if profile is None or (profile.latency is None and profile.errors is None):
-            self._latency = self._errors = None
-            self.__dict__.pop("reply", None)  # the class's reply again
-        else:
-            self._latency, self._errors = profile.latency, profile.errors
-            self.reply = self._reply_profiled  # type: ignore[method-assign]
+        none = profile is None or (profile.latency is None and profile.errors is None)
+        self._serving_with = None if none else profile
 
     def _count(self, at: float, service_time: float, status: Status) -> None:
         """One reply in the per-second series: its second since the traffic started, its service time."""
@@ -171,7 +174,7 @@ class InstanceRuntime:
         if self._tracer is not None:
             span = self._serving.pop((request.reply_to, request.request_id), None)
             if span is not None:
-                spans.end(span, status, True)
+                spans.end(span, status, True, self._host.clock())
         self._host.send(
             Message(
                 kind=RESPONSE_FOR[request.kind],
@@ -188,9 +191,10 @@ class InstanceRuntime:
             return
         msg = Message(kind=kind, sender=self.name, target=target, payload=payload)
         if self._tracer is not None:
-            span = self._start_client(self._current, msg)
+            now = self._host.clock()
+            span = self._start_client(self._current, msg, now)
             msg.trace = spans.traceparent(span)
-            span.end()
+            span.end(end_time=spans.nanos(now))
         self._host.send(msg)
 
     def connect(self, name: str) -> None:
@@ -238,7 +242,7 @@ class InstanceRuntime:
         )
         span = None
         if self._tracer is not None:
-            span = self._start_client(parent, msg)
+            span = self._start_client(parent, msg, now)
             if tried:
                 span.set_attribute("nanoservices.retry", True)
             msg.trace = spans.traceparent(span)
@@ -254,7 +258,7 @@ class InstanceRuntime:
                 state = breaker.state
                 allowed = breaker.allow(now)
                 if breaker.state is not state:
-                    self._breaker_changed(breaker.state)
+                    self._breaker_changed(dep, state, breaker.state)
                 if not allowed:
                     self.resolve(request_id, Status.SHORT_CIRCUITED, "")
                     return
@@ -262,18 +266,21 @@ class InstanceRuntime:
         host.expire_at(timeout, now + timeout, self, request_id)
         host.send(msg)
 
-    def _start_client(self, parent: Span | None, msg: Message) -> Span:
+    def _start_client(self, parent: Span | None, msg: Message, now: float) -> Span:
         assert self._tracer is not None
         service = msg.target.rsplit(".", 2)[-2] if msg.target else ""
-        return spans.start_client(self._tracer, parent, msg, service, self._host.ip_of(msg.target))
+        return spans.start_client(self._tracer, parent, msg, service, self._host.ip_of(msg.target), now)
 
     def receive(self, msg: Message) -> None:
         """A request or one-way message for this instance, handled inside its SERVER span."""
         msg.received = self._host.clock()
+        msg.served_with = self._serving_with
         if self._tracer is None:
             self.behaviour.on_message(msg)
             return
-        span = spans.start_server(self._tracer, msg, self.spec.service, self._host.ip_of(msg.sender))
+        span = spans.start_server(
+            self._tracer, msg, self.spec.service, self._host.ip_of(msg.sender), msg.received
+        )
         if msg.is_request:
             self._serving[(msg.reply_to, msg.request_id)] = span
         previous, self._current = self._current, span
@@ -282,7 +289,7 @@ class InstanceRuntime:
         finally:
             self._current = previous
         if not msg.is_request:
-            span.end()
+            span.end(end_time=spans.nanos(self._host.clock()))
 
     def on_response(self, msg: Message) -> None:
         entry = self.pending.pop(msg.request_id, None)
@@ -301,7 +308,7 @@ class InstanceRuntime:
                 if breaker.state is CLOSED:
                     breaker.requests += 1
                 else:
-                    self._breaker_changed(breaker.ok())
+                    self._breaker_changed(dep, breaker.state, breaker.ok())
                 if self._blackouts.failing:
                     self._blackouts.success(target)
         if self.is_traffic_source:
@@ -315,7 +322,7 @@ class InstanceRuntime:
                 stats.failed(status)
             stats.entry(int(now - self._host.run_start), status, elapsed)
         if span is not None:
-            spans.end(span, status, True)
+            spans.end(span, status, True, self._host.clock())
         if type(handler) is Message:
             self.reply(handler, msg.payload, status)
             return
@@ -339,7 +346,8 @@ class InstanceRuntime:
             if self._retry(target, status, span, entry, now):
                 return True  # the breaker sees the request's outcome, not each try's
         if status not in NOT_THE_DEPENDENCYS:
-            self._breaker_changed(dep.breaker.failed(now))
+            breaker = dep.breaker
+            self._breaker_changed(dep, breaker.state, breaker.failed(now))
         return False
 
     def _retry(self, target: str, status: Status, span: Span | None, entry: Pending, now: float) -> bool:
@@ -351,7 +359,7 @@ class InstanceRuntime:
         if server is None:
             return False
         if span is not None:
-            spans.end(span, status, True)
+            spans.end(span, status, True, now)
         self._host.stats.retries += 1
         handler, started, _span, parent, _target, kind, payload, _tried = entry
         self._send_request(server, kind, payload, handler, parent, started, tried, now)
@@ -367,15 +375,22 @@ class InstanceRuntime:
             servers = dep.servers = tuple(p for p in self._routes.values() if p.service == dep.service)
         return choose(servers, exclude or (target,), self.spec.zone, self._blackouts, now, self.rng)
 
-    def _breaker_changed(self, state: str | None) -> None:
+    def _breaker_changed(self, dep: Dependency, old: str, state: str | None) -> None:
+        """Count a transition (`state` None: none happened) and keep it for events.jsonl."""
         if state is not None:
-            changes = self._host.stats.breaker_changes
+            host = self._host
+            changes = host.stats.breaker_changes
             changes[state] = changes.get(state, 0) + 1
+            spec = self.spec
+            at = host.clock() - host.run_start
+            host.breakers.add(at, spec.service, spec.version, self.name, dep.service, old, state)
 
     def roll_breakers(self, now: float) -> None:
         """Slide every dependency's breaker window (the host calls it once a bucket)."""
         for dep in self._by_service.values():
-            self._breaker_changed(dep.breaker.roll(now))
+            breaker = dep.breaker
+            old = breaker.state
+            self._breaker_changed(dep, old, breaker.roll(now))
 
     def resolve(self, request_id: int, status: Status, payload: str) -> None:
         """End a pending request with a response made by the runtime (failures, timeouts)."""
@@ -501,12 +516,13 @@ class InstanceRuntime:
         self.running = False
         self.stop_timers()
         self._host.stats.instances_stopped += 1
+        now = self._host.clock()
         for span in self._serving.values():
-            spans.end(span, Status.STOPPED, True)
+            spans.end(span, Status.STOPPED, True, now)
         self._serving.clear()
         for _handler, _started, span, *_ in self.pending.values():
             if span is not None:
-                spans.end(span, Status.STOPPED, True)
+                spans.end(span, Status.STOPPED, True, now)
         if self.is_traffic_source:
             self._count_in_flight()
         self.pending.clear()
@@ -535,7 +551,8 @@ class InstanceRuntime:
         else:
             for request_id in list(self.pending):
                 self.resolve(request_id, Status.STOPPED, "")
+        now = self._host.clock()
         for span in self._serving.values():  # requests it will never answer itself
-            spans.end(span, Status.STOPPED, True)
+            spans.end(span, Status.STOPPED, True, now)
         self._serving.clear()
         self._host.record_done(self.name, reason)

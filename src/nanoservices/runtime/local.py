@@ -16,6 +16,7 @@ from nanoservices.config import RunConfig
 from nanoservices.outputs.records import DoneRecord, ExitReason, GraphRecord
 from nanoservices.plan import DeploymentPlan, Growth, InstanceSpec
 from nanoservices.registry import STARTING, Change, Entry, RegistryState, Shares, lease_counts
+from nanoservices.runtime.breaker_events import BreakerInbox, Transition, pop_final
 from nanoservices.runtime.delays import RESOLUTION
 from nanoservices.runtime.host import HostCore, HostDied, HostSetup, registries_in_scope
 from nanoservices.runtime.instance import InstanceRuntime
@@ -99,6 +100,8 @@ class LocalRun:
         self.chaos_events: list[dict[str, object]] = []  # monkey kills, as the supervisor lists them
         self.incidents: list[dict[str, object]] = []  # the Simian Army's, for the summary's phases
         self.started_at = 0.0
+        self.events: list[Event] = []  # breaker transitions (and a LocalFleet's events), in arrival order
+        self._breakers = BreakerInbox()
 
     def _host(self, setup: HostSetup) -> HostCore:
         return HostCore(setup) if self._clock is None else HostCore(setup, clock=self._clock)
@@ -173,11 +176,26 @@ class LocalRun:
         self.killed_counts += [loss.counts for loss in losses if loss.counts is not None]
         return losses
 
+    def collect_breakers(self) -> int:
+        """What a Ray run's live poll does for breakers: each live host's transitions since the
+        last one recorded, as events. How many were new."""
+        new = 0
+        for i, host in enumerate(self.hosts):
+            if i not in self.peers.dead:
+                new += self._take_breakers(i, host.breaker_transitions(self._breakers.confirmed(i)))
+        return new
+
+    def _take_breakers(self, host: int, transitions: list[Transition]) -> int:
+        events = self._breakers.take(host, transitions)
+        self.events += events
+        return len(events)
+
     async def stop(self) -> dict[str, object]:
         """Stop every live host as a Ray run's shutdown does; the run's summed counts."""
         live = [h for i, h in enumerate(self.hosts) if i not in self.peers.dead]
         totals: dict[str, object] = {}
         for counts in [*await asyncio.gather(*(h.stop_all() for h in live)), *self.killed_counts]:
+            self._take_breakers(*pop_final(counts))
             add_stats(totals, counts)
         return totals
 
@@ -240,7 +258,7 @@ class LocalFleet:
     ) -> None:
         self.run = run
         self.t = 0.0  # simulated seconds since the traffic started
-        self.events: list[Event] = []
+        self.events = run.events  # the timeline's events and the hosts' breaker transitions, one list
         self.ticks = 0
         self._growth = Growth(run.plan.instances)
         self._versions = versions or {}
@@ -272,6 +290,8 @@ class LocalFleet:
             poll = self.run.config.poll_interval
             if poll > 0 and int(self.t / poll + 1e-9) > int((self.t - step) / poll + 1e-9):
                 await self.run.poll()  # every host polls Eureka once per poll interval, as in a Ray run
+            if int(self.t + 1e-9) > int(self.t - step + 1e-9):
+                self.run.collect_breakers()  # once a second, as a Ray run's live-progress poll
         return True
 
     def emit(self, event: Event) -> None:

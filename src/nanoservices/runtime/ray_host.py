@@ -12,6 +12,7 @@ import ray
 
 from nanoservices.outputs.records import ExitReason, GraphRecord
 from nanoservices.registry import UP
+from nanoservices.runtime.breaker_events import Transition
 from nanoservices.runtime.bulk import paused_gc, settle
 from nanoservices.runtime.host import HostCore, HostSetup
 from nanoservices.runtime.live import LiveCounts, span_counts
@@ -174,12 +175,13 @@ class Host:
         """What this host's instances of service@version answered from second `since` on."""
         return self.core.served(service, version, since)
 
-    def live(self) -> LiveCounts:
-        """Requests and span exports so far: the supervisor's live() asks about once a second."""
+    def live(self, breakers_confirmed: int = 0) -> tuple[LiveCounts, list[Transition]]:
+        """Requests and span exports so far, and the breaker transitions after the last one the
+        supervisor recorded: the supervisor's live() asks about once a second."""
         counts = self.core.live_counts()
         if self._tracing is not None:
             counts.update(span_counts(self._tracing.so_far()))
-        return counts
+        return counts, self.core.breaker_transitions(breakers_confirmed)
 
     def address(self) -> Address | None:
         """Where this host listens for the other hosts' batches (None over --transport ray)."""

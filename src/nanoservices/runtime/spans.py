@@ -1,6 +1,7 @@
 """Span bookkeeping for one hop: a CLIENT span around each request sent, a SERVER span around each
 request handled, the W3C traceparent carried in the Message. Kept apart from instance.py so the
-untraced path pays only an `is None` test."""
+untraced path pays only an `is None` test. Instances pass their host's clock (`at`, seconds): spans,
+events and the per-second series are on one clock (in a Ray run the SDK's own, wall time)."""
 
 from __future__ import annotations
 
@@ -42,8 +43,18 @@ def span_name(kind: Kind, service: str) -> str:
     return f"{method} /{service}" if method else kind.name.title().replace("_", "")
 
 
+def nanos(at: float | None) -> int | None:
+    """The host clock's seconds as a span timestamp (None: the SDK's own clock)."""
+    return None if at is None else int(at * 1e9)
+
+
 def start_client(
-    tracer: OtelTracer, parent: Span | None, msg: Message, peer_service: str, peer_ip: str
+    tracer: OtelTracer,
+    parent: Span | None,
+    msg: Message,
+    peer_service: str,
+    peer_ip: str,
+    at: float | None = None,
 ) -> Span:
     attributes: dict[str, str | int] = {
         "peer.service": peer_service,
@@ -59,11 +70,17 @@ def start_client(
         attributes["rpc.method"] = msg.kind.name
     context = trace.set_span_in_context(parent) if parent is not None else None
     return tracer.start_span(
-        span_name(msg.kind, peer_service), context=context, kind=SpanKind.CLIENT, attributes=attributes
+        span_name(msg.kind, peer_service),
+        context=context,
+        kind=SpanKind.CLIENT,
+        attributes=attributes,
+        start_time=nanos(at),
     )
 
 
-def start_server(tracer: OtelTracer, msg: Message, service: str, caller_ip: str) -> Span:
+def start_server(
+    tracer: OtelTracer, msg: Message, service: str, caller_ip: str, at: float | None = None
+) -> Span:
     attributes: dict[str, str | int] = {
         "client.address": caller_ip,
         "nanoservices.message.kind": msg.kind.name,
@@ -80,10 +97,11 @@ def start_server(tracer: OtelTracer, msg: Message, service: str, caller_ip: str)
         context=remote_parent(msg.trace),
         kind=SpanKind.SERVER,
         attributes=attributes,
+        start_time=nanos(at),
     )
 
 
-def end(span: Span, outcome: Outcome, http: bool) -> None:
+def end(span: Span, outcome: Outcome, http: bool, at: float | None = None) -> None:
     if http:
         span.set_attribute("http.response.status_code", _HTTP_STATUS[outcome])
     if outcome is not Outcome.OK:
@@ -91,4 +109,4 @@ def end(span: Span, outcome: Outcome, http: bool) -> None:
         span.set_status(Status(StatusCode.ERROR, reason))
         span.add_event("exception", {"exception.type": f"nanoservices.{reason}", "exception.message": reason})
         span.set_attribute("error.type", reason)
-    span.end()
+    span.end(end_time=nanos(at))

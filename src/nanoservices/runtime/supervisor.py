@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import secrets
 import time
+from collections import Counter
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from nanoservices.config import RunConfig
 from nanoservices.outputs.eureka import eureka_totals
 from nanoservices.outputs.records import DoneRecord, ExitReason
 from nanoservices.plan import DeploymentPlan, InstanceSpec
+from nanoservices.runtime.breaker_events import BreakerInbox, Transition, pop_final
 from nanoservices.runtime.edda import Edda
 from nanoservices.runtime.host import CONTROL_PLANE, HostSetup, registries_in_scope
 from nanoservices.runtime.placement import host_setups, placement_of
@@ -82,6 +84,7 @@ class Supervisor:
         self._control_sent: dict[str, dict[str, int]] = {}  # hop counts of what the supervisor sent
         self._live_round = 0
         self._live_sources: set[int] = set()  # hosts whose live figures showed requests issued
+        self._breakers = BreakerInbox()  # breaker transitions recorded so far, per host
 
     def progress(self) -> list[str]:
         """Lines describing what happened since the run began (the driver prints the new ones)."""
@@ -102,19 +105,30 @@ class Supervisor:
             # In between, only the hosts whose figures move: those issuing requests (spans move
             # on every host, so a traced run asks everyone). At one actor per instance, asking
             # all 65 hosts every second was 65 Ray calls a second on a machine with none to spare.
+            # Breaker transitions wait on the host for the next round that asks it.
             if self.config.tracing is None:
                 asking_hosts = [i for i in running if i in self._live_sources]
             else:
                 asking_hosts = running
         else:
             asking_hosts = running
-        asks = {asyncio.ensure_future(self._hosts[i].live.remote()): i for i in asking_hosts if asking}
+        confirmed = self._breakers.confirmed
+        asks = {
+            asyncio.ensure_future(self._hosts[i].live.remote(confirmed(i))): i for i in asking_hosts if asking
+        }
         done: set[asyncio.Future[Any]] = set()
         if asks:
             done, late = await asyncio.wait(asks, timeout=timeout)
             for ask in late:
-                ask.cancel()
-        answered = {asks[a]: a.result() for a in done if not a.cancelled() and a.exception() is None}
+                ask.cancel()  # its breaker transitions stay on the host: the next poll gets them
+        answered = {}
+        breakers = []
+        for ask in done:
+            if not ask.cancelled() and ask.exception() is None:
+                host = asks[ask]
+                answered[host], transitions = ask.result()
+                breakers.append((host, transitions))
+        self._record_breakers(sorted(breakers))
         self._live_sources.update(i for i, counts in answered.items() if counts.get("issued"))
         now = time.time()
         return {
@@ -286,17 +300,31 @@ class Supervisor:
         """events.jsonl in every run, empty when nothing happened: the ground truth is always there."""
         self._event_log = EventLog(Path(str(self.config.out_dir)))
 
-    def record_event(self, event: Event) -> None:
+    def record_event(self, event: Event, say: bool = True) -> None:
         """Every timeline event: to events.jsonl at once (valid if the run is cut short), to the
-        progress lines, and, in a traced run, as a span of service `asgard` so a backend shows
-        deploys and chaos beside the traces they affect."""
+        progress lines (unless `say` is False), and, in a traced run, as a span of service `asgard`
+        so a backend shows deploys and chaos beside the traces they affect."""
         if self._event_log is not None:
             self._event_log(event)
         if self.config.tracing is not None:
             self._event_span(event)
+        if not say:
+            return
         who = f" {event.service}" if event.service else ""
         versions = f" {' -> '.join(event.versions)}" if event.versions else ""
         self._say(f"{event.kind.value}{who}{versions}")
+
+    def _record_breakers(self, batches: Sequence[tuple[int, list[Transition]]]) -> None:
+        """The hosts' new breaker transitions as events, and one progress line for them all (a
+        broken dependency can flip thousands of callers' breakers at once)."""
+        states: Counter[str] = Counter()
+        for host, transitions in batches:
+            for event in self._breakers.take(host, transitions):
+                self.record_event(event, say=False)
+                states[str(event.details["to"])] += 1
+        if states:
+            counted = ", ".join(f"{state} {n:,}" for state, n in sorted(states.items()))
+            self._say(f"circuit breakers: {counted}")
 
     def _event_span(self, event: Event) -> None:
         if self._event_tracing is None:
@@ -613,6 +641,9 @@ class Supervisor:
         )
         totals: dict[str, object] = {"hops": dict(self._control_sent)}
         flow_parts: list[bytes] = []
+        finals = [r for r in [*results, *self._killed_counts, *self._retired_counts] if isinstance(r, dict)]
+        # Before the event spans' tracing shuts down: breaker transitions are events too.
+        self._record_breakers([pop_final(r) for r in finals])
         for result in [*results, *self._killed_counts, *self._retired_counts, *self._event_span_counts()]:
             if isinstance(result, dict):
                 part = result.pop("flow_part", None)

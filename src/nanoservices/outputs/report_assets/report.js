@@ -11,7 +11,8 @@
   const KIND_COLOURS = {
     "deploy-start": "#2563eb", "group-up": "#0891b2", "traffic-shift": "#7c3aed", judgement: "#ca8a04",
     promote: "#16a34a", rollback: "#dc2626", "group-stopped": "#64748b", "chaos-monkey": "#b91c1c",
-    gorilla: "#9f1239", kong: "#7f1d1d",
+    gorilla: "#9f1239", kong: "#7f1d1d", "breaker-open": "#ea580c", "breaker-half-open": "#f59e0b",
+    "breaker-closed": "#16a34a",
   };
   const fmt = d3.format(",");
   const ms = (v) => (v >= 100 ? d3.format(",.0f")(v) : d3.format(".3~r")(v)) + " ms";
@@ -261,6 +262,10 @@
         ? "events.jsonl is empty: nothing was deployed, killed or broken during this run."
         : "No events.jsonl in this run: only runs with a scenario or chaos write events.");
     }
+    if (data.breakers_omitted) {
+      d3.select("#timeline-note").text(fmt(data.breakers_omitted) +
+        " later circuit breaker transitions are not drawn; events.jsonl has every one.");
+    }
     if (!events.length && !data.series) svg.style("display", "none");
     const laneHeight = 22;
     const height = lanes.length * laneHeight + 24;
@@ -274,7 +279,10 @@
     const bands = [];
     const open = new Map();
     for (const e of events) {
-      const key = e.kind.replace(/-(start|end|open|half-open|closed)$/, "") + "|" + (e.service || "");
+      // One band per breaker: a caller instance's, for one dependency.
+      const who = e.kind.startsWith("breaker") ? "|" + (e.instances || []).join(",") + "|" + e.dependency : "";
+      const key = e.kind.replace(/-(start|end|open|half-open|closed)$/, "") + "|" + (e.service || "") + who;
+      if (e.kind.endsWith("-half-open")) continue; // still open: its band runs on to the close
       if (/-(start|open)$/.test(e.kind)) open.set(key, e);
       else if (/-(end|closed)$/.test(e.kind) && open.has(key)) {
         bands.push({ from: open.get(key), to: e });
