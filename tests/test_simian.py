@@ -127,6 +127,7 @@ def test_gorilla_kills_exactly_the_zones_instances_and_accounting_holds(
     assert gorilla.details["counts_lost"] == 0
     hosts_b = [i for i, zone in scene.host_zone().items() if zone == "us-east-1/zoneB"]
     assert gorilla.details["hosts"] == len(hosts_b) and sorted(scene.run.peers.dead) == hosts_b
+    assert gorilla.details["lost_hosts"] == hosts_b and gorilla.details["nodes"] == []  # no Ray nodes here
     done = scene.done()
     assert sorted(n for n, why in done.items() if why == "chaos") == zone_b
     assert summary.instances_killed == len(zone_b)

@@ -52,7 +52,7 @@ def test_gorilla_latency_and_partition_on_ray_packed(
     ]  # fmt: skip
     gorilla = events[-1]
     assert gorilla["instances"] == zone_b and gorilla["counts_lost"] == 0
-    assert gorilla["method"].startswith("freeze, then ray.kill")
+    assert gorilla["method"].startswith("freeze, then ray.kill") and gorilla["nodes"] == []
     graph = read_graph_json(out / "graph.json")
     nodes_b = {s.node for s in plan.instances if s.name in zone_b}
     assert {n: graph.done[n] for n in nodes_b} == dict.fromkeys(nodes_b, "chaos")

@@ -79,6 +79,16 @@ class HostLoss:
     counts: dict[str, object] | None  # None: they died with it (cluster mode: the machine is gone)
 
 
+@dataclass(frozen=True)
+class ZoneLoss:
+    """What a Chaos Gorilla or Kong did: the hosts lost, how (the event's `method`), and the Ray
+    nodes removed with them (cluster mode; none in laptop mode)."""
+
+    losses: list[HostLoss]
+    method: str
+    nodes: tuple[str, ...] = ()
+
+
 async def kill_hosts(
     control: HostControl, hosts: Mapping[int, Sequence[InstanceSpec]], collect: bool = True
 ) -> list[HostLoss]:

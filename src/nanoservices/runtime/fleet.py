@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import ray
 
-from nanoservices.chaos import HostLoss, Kill, kill_hosts, kill_instance
+from nanoservices.chaos import HostLoss, Kill, ZoneLoss, kill_hosts, kill_instance
 from nanoservices.outputs.records import ExitReason
 from nanoservices.plan import Growth, InstanceSpec
 from nanoservices.registry import STARTING
 from nanoservices.runtime.host import registries_in_scope
+from nanoservices.runtime.machines import describe, hosts_lost, machine_loss, protected_nodes
 from nanoservices.runtime.placement import host_setups
 from nanoservices.runtime.zones import uses_zones
 from nanoservices.scenario.actions import VersionBehaviour
@@ -74,13 +75,24 @@ class RayFleet:
         return specs
 
     async def set_status(self, specs: Sequence[InstanceSpec], status: str) -> None:
-        registries = self._sup.registries
+        registries, lost = self._sup.registries, self._sup.lost_registries
         await asyncio.gather(
-            *(registries[r].set_status.remote(names, status) for r, names in self._by_registry(specs).items())
+            *(
+                registries[r].set_status.remote(names, status)
+                for r, names in self._by_registry(specs).items()
+                if r not in lost
+            )
         )
 
     async def set_shares(self, service: str, shares: dict[str, float]) -> None:
-        await asyncio.gather(*(r.set_shares.remote(service, shares) for r in self._sup.registries))
+        lost = self._sup.lost_registries
+        await asyncio.gather(
+            *(
+                r.set_shares.remote(service, shares)
+                for i, r in enumerate(self._sup.registries)
+                if i not in lost
+            )
+        )
 
     async def refresh(self) -> None:
         await asyncio.gather(*(h.poll_once.remote() for h in self._sup.live_hosts()), return_exceptions=True)
@@ -111,29 +123,35 @@ class RayFleet:
         sup.killed(kill, self.now())
         return kill
 
-    async def lose(self, hosts: Mapping[int, Sequence[InstanceSpec]]) -> tuple[list[HostLoss], str]:
-        """Laptop mode: freeze (counts kept), ray.kill, deregister. Cluster mode (zones are Ray
-        nodes): every host actor on the nodes the zone's hosts run on is killed at once without a
-        freeze, so its counts die with it as with a machine (they become unchecked hosts); the
-        zone's Eureka actor is left running, as the supervisor cannot remove a real cluster's
-        nodes."""
-        cluster = uses_zones(ray.cluster_resources())
-        if cluster:  # the machines go, with every host on them (a cross-zone one placed there too)
-            nodes = {self._sup.node_of(h) for h in hosts} - {""}
-            on_nodes: dict[int, list[InstanceSpec]] = {}
-            for host, spec in self.running():
-                if self._sup.node_of(host) in nodes:
-                    on_nodes.setdefault(host, []).append(spec)
-            hosts = {**on_nodes, **hosts}
-        losses = await kill_hosts(self._sup, hosts, collect=not cluster)
+    async def lose(self, hosts: Mapping[int, Sequence[InstanceSpec]]) -> ZoneLoss:
+        """Laptop mode: freeze (counts kept), ray.kill. Cluster mode (zones are Ray nodes): the
+        zone's machines go (runtime.node_kill), with every host on them and no freeze, so their
+        counts die with them (unchecked hosts); a node the run cannot lose (the head, the
+        supervisor's) is spared, and only the zone's host actors there are ray.killed."""
+        sup = self._sup
+        if not uses_zones(ray.cluster_resources()):
+            losses = await kill_hosts(sup, hosts)
+            self._lost(losses)
+            return ZoneLoss(losses, "freeze, then ray.kill (laptop mode: counts collected first)")
+        running = self.running()
+        node_of = {host: sup.node_of(host) for host, _ in running}
+        loss = machine_loss(hosts, node_of, node_of, protected_nodes(ray.nodes(), sup.own_node))
+        dying: dict[int, list[InstanceSpec]] = {host: [] for host in loss.hosts}
+        for host, spec in running:
+            if host in dying:
+                dying[host].append(spec)
+        outcomes = await sup.remove_nodes(loss.removed, dying)
+        removed = tuple(node for node in loss.removed if outcomes[node] is None)
+        staying = set(dying) - set(hosts_lost(hosts, node_of, node_of, removed))
+        sup.spare(staying)  # on a node that could not be removed: not the zone's, so it runs on
+        dying = {host: specs for host, specs in dying.items() if host not in staying}
+        losses = await kill_hosts(sup, dying, collect=False)  # Ray is told they are gone
+        self._lost(losses)
+        return ZoneLoss(losses, describe(loss, outcomes), removed)
+
+    def _lost(self, losses: list[HostLoss]) -> None:
         self._gone.update(name for loss in losses for name in loss.instances)
         self._sup.lost_hosts(losses)
-        if cluster:
-            return (
-                losses,
-                "ray.kill of the zone's host actors, no freeze (cluster mode: counts die with them)",
-            )
-        return losses, "freeze, then ray.kill (laptop mode: counts collected first)"
 
     async def set_profiles(self, profiles: Mapping[str, VersionBehaviour | None]) -> None:
         sup = self._sup

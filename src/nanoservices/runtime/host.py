@@ -400,7 +400,8 @@ class HostCore:
             names = [i.name for i in instances if i.running or not started]
             if names:
                 calls.append(self.peers.renew(registry, names, lease))
-        await asyncio.gather(*calls)
+        # a registry gone with its zone's machine fails its call; the others are still renewed
+        await asyncio.gather(*calls, return_exceptions=True)
 
     def start_renewals(self) -> None:
         """Heartbeats every renewal period from now on (once: registration and start both ask)."""
@@ -417,11 +418,13 @@ class HostCore:
         assert self.peers is not None
         registries = list(self._watch)
         answers = await asyncio.gather(
-            *(self.peers.poll(r, list(self._watch[r]), self._since[r]) for r in registries)
+            *(self.peers.poll(r, list(self._watch[r]), self._since[r]) for r in registries),
+            return_exceptions=True,  # a registry gone with its zone's machine: what the others say
         )
         changed: dict[str, InstanceRuntime] = {}
         for registry, answer in zip(registries, answers, strict=True):
-            self._apply(registry, answer, changed)
+            if not isinstance(answer, BaseException):
+                self._apply(registry, answer, changed)
         self._routes_changed(changed)
         await self.flush_records()
 
@@ -520,7 +523,8 @@ class HostCore:
         instance.stop(reason)
         assert self.peers is not None
         await asyncio.gather(
-            *(self.peers.deregister(r, [name]) for r in registries_in_scope(instance.spec, self.registries))
+            *(self.peers.deregister(r, [name]) for r in registries_in_scope(instance.spec, self.registries)),
+            return_exceptions=True,  # a registry gone with its zone has nothing to deregister from
         )
         await self.flush_records()
         return True

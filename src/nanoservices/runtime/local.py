@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 
-from nanoservices.chaos import HostLoss, Kill, kill_hosts, kill_instance
+from nanoservices.chaos import HostLoss, Kill, ZoneLoss, kill_hosts, kill_instance
 from nanoservices.config import RunConfig
 from nanoservices.outputs.records import DoneRecord, ExitReason, GraphRecord
 from nanoservices.plan import DeploymentPlan, Growth, InstanceSpec
@@ -346,8 +346,8 @@ class LocalFleet:
     async def kill(self, spec: InstanceSpec) -> Kill:
         return await self.run.chaos_kill(spec.name)
 
-    async def lose(self, hosts: Mapping[int, Sequence[InstanceSpec]]) -> tuple[list[HostLoss], str]:
-        return await self.run.lose_hosts(hosts), "in-process: frozen, counted, marked dead"
+    async def lose(self, hosts: Mapping[int, Sequence[InstanceSpec]]) -> ZoneLoss:
+        return ZoneLoss(await self.run.lose_hosts(hosts), "in-process: frozen, counted, marked dead")
 
     async def set_profiles(self, profiles: Mapping[str, VersionBehaviour | None]) -> None:
         for host in self.run.hosts:

@@ -29,9 +29,16 @@ class Registry:
     def wire(self, peers: list[Any]) -> None:
         self._peers = peers
 
+    def node(self) -> str:
+        """The Ray node this server runs on (a zone's machine in cluster mode)."""
+        return ray.get_runtime_context().get_node_id()
+
     async def _replicate(self, method: str, *args: object) -> None:
+        """Best effort, as Eureka's peer replication: a peer gone with its zone misses the copy."""
         if self._peers:
-            await asyncio.gather(*(getattr(peer, method).remote(*args) for peer in self._peers))
+            await asyncio.gather(
+                *(getattr(peer, method).remote(*args) for peer in self._peers), return_exceptions=True
+            )
 
     async def register(self, entries: list[Entry]) -> int:
         changed = self.state.register(entries)

@@ -9,7 +9,7 @@ import contextlib
 import secrets
 import time
 from collections import Counter
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,9 @@ class Supervisor:
         self._hosts: list[Any] = []
         self._host_specs: list[tuple[InstanceSpec, ...]] = []
         self._registries: list[Any] = []
+        self._registry_nodes: list[str] = []  # the Ray node each Eureka server runs on
+        self.lost_registries: set[int] = set()  # Eureka servers gone with their node (cluster mode)
+        self.own_node = ""  # the Ray node of the supervisor, Edda and the driver: never removed
         self._edda: Any = None
         self._killed: set[int] = set()  # hosts chaos monkey killed on purpose
         self._died: dict[int, str] = {}  # hosts that died outside chaos, with the error
@@ -265,6 +268,8 @@ class Supervisor:
         self._hosts = self._spawn(setups, cluster)
         self._host_of = placement_of(setups)
         await asyncio.gather(*registries_wired)  # before any host registers: replication needs peers
+        self._registry_nodes = list(await asyncio.gather(*(r.node.remote() for r in self._registries)))
+        self.own_node = ray.get_runtime_context().get_node_id()
         # Serialised once, not once per host: the handles of every host, registry and Edda.
         wiring = ray.put((self._host_of, self._hosts, self._registries, self._edda))
         # The data plane's per-run secret reaches hosts only as a call argument: never a command
@@ -394,6 +399,27 @@ class Supervisor:
     def node_of(self, host: int) -> str:
         """The Ray node a host runs on ("" for one added after start-up, not looked up)."""
         return str(self._placement[host]["node"]) if host < len(self._placement) else ""
+
+    async def remove_nodes(
+        self, nodes: Sequence[str], hosts: Mapping[int, Sequence[InstanceSpec]]
+    ) -> dict[str, str | None]:
+        """Chaos Gorilla (Kong) in cluster mode: these machines go with `hosts` and the Eureka
+        servers on them. Per node None when it was removed, else why not."""
+        self._killed.update(hosts)  # on purpose: their watchers must not report them as died
+        if not nodes:
+            return {}
+        from nanoservices.runtime.node_kill import remove_nodes
+
+        outcomes = await remove_nodes(nodes)
+        for i, node in enumerate(self._registry_nodes):
+            if outcomes.get(node, "") is None:
+                self.lost_registries.add(i)  # crashed: nothing deregisters from it any more
+                ray.kill(self._registries[i], no_restart=True)  # Ray is told: calls to it fail at once
+        return outcomes
+
+    def spare(self, hosts: set[int]) -> None:
+        """Hosts marked for a node that was not removed after all: they still run."""
+        self._killed -= hosts
 
     def live_indexes(self) -> set[int]:
         gone = self._killed | self._retired | set(self._died)
@@ -609,7 +635,8 @@ class Supervisor:
         per_registry: dict[int, list[str]] = {}
         for spec in specs:
             for r in registries_in_scope(spec, self.plan.registries):
-                per_registry.setdefault(r, []).append(spec.name)
+                if r not in self.lost_registries:
+                    per_registry.setdefault(r, []).append(spec.name)
         await asyncio.gather(
             *(self._registries[r].deregister.remote(names) for r, names in per_registry.items())
         )

@@ -15,7 +15,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from nanoservices.chaos import HostLoss, Kill
+from nanoservices.chaos import Kill, ZoneLoss
 from nanoservices.plan import InstanceSpec
 from nanoservices.scenario.actions import (
     ErrorIncident,
@@ -50,8 +50,9 @@ class ChaosFleet(Fleet, Protocol):
         """Chaos Monkey's kill of one instance (nanoservices.chaos.kill_instance)."""
         ...
 
-    async def lose(self, hosts: Mapping[int, Sequence[InstanceSpec]]) -> tuple[list[HostLoss], str]:
-        """These hosts die at once with their instances; how it was done, for the event."""
+    async def lose(self, hosts: Mapping[int, Sequence[InstanceSpec]]) -> ZoneLoss:
+        """These hosts die at once with their instances (and, in cluster mode, with any other on
+        their machines); how it was done, for the event."""
         ...
 
     async def set_profiles(self, profiles: Mapping[str, VersionBehaviour | None]) -> None: ...
@@ -143,10 +144,12 @@ class Simian:
         for host, spec in self.fleet.running():
             if location.contains(spec):
                 hosts.setdefault(host, []).append(spec)
-        losses, method = await self.fleet.lose(hosts) if hosts else ([], "none")
+        lost = await self.fleet.lose(hosts) if hosts else ZoneLoss([], "none")
+        losses = lost.losses
         instances = sorted(name for loss in losses for name in loss.instances)
         kind = EventKind.GORILLA if isinstance(action, Gorilla) else EventKind.KONG
-        self._event(kind, "", instances, location=str(location), hosts=len(losses), method=method,
+        self._event(kind, "", instances, location=str(location), hosts=len(losses), method=lost.method,
+                    lost_hosts=sorted(loss.host for loss in losses), nodes=list(lost.nodes),
                     counts_lost=sum(1 for loss in losses if loss.counts is None))  # fmt: skip
         self._record(kind.value, str(location), at, None, len(instances))
 
