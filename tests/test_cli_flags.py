@@ -46,6 +46,12 @@ WEEK = "604,800 seconds (a week)"
         (["-p", "0"], "-p/--scale should be greater than or equal to 1"),
         (["--lease-renewal", "0s"], f"--lease-renewal must be finite, above 0 and at most {WEEK}, got 0"),
         (["--retries", "-1"], "--retries should be greater than or equal to 0"),
+        (
+            ["--timeout", "www"],
+            "Invalid value for '--timeout': 'www' is not SERVICE=DURATION (e.g. staash=500ms)",
+        ),
+        (["--timeout", "www=inf"], f"--timeout www: must be finite, above 0 and at most {WEEK}, got inf"),
+        (["--timeout", "www=0s"], f"--timeout www: must be finite, above 0 and at most {WEEK}, got 0"),
     ],
 )
 def test_run_refuses_the_flag_in_one_line(flags: list[str], line: str) -> None:
@@ -100,6 +106,8 @@ def configs(monkeypatch: pytest.MonkeyPatch) -> list[RunConfig]:
         (["--retries", "0"], "retries", 0),
         ([], "lease_renewal", 5.0),
         ([], "retries", 1),
+        (["--timeout", "www=500ms", "--timeout", "memcache=1s"], "timeouts", {"www": 0.5, "memcache": 1.0}),
+        ([], "timeouts", {}),
     ],
 )
 def test_run_accepts_the_edges_of_each_range(
@@ -202,3 +210,21 @@ def test_a_bad_deploy_shortcut_is_one_line_and_exit_2(deploy: str, line: str) ->
     assert result.exit_code == 2, result.output
     [only] = result.stderr.splitlines()
     assert line in only, only
+
+
+def test_per_dependency_timeouts_reach_every_host() -> None:
+    from nanoservices.catalog import resolve_plan
+    from nanoservices.runtime.placement import host_setups
+
+    plan = resolve_plan("lamp", 100, 1, 0)
+    config = RunConfig(arch="lamp", timeouts={"www": 0.5, "memcache": 1.0})
+    assert {setup.timeouts for setup in host_setups(plan, config)} == {(("memcache", 1.0), ("www", 0.5))}
+
+
+def test_a_timeout_for_a_service_the_architecture_lacks_is_refused_before_ray_starts() -> None:
+    result = runner.invoke(app, ["run", "lamp", "--timeout", "nosuch=1s"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [
+        "--timeout: nosuch: lamp has no service 'nosuch'; it has "
+        "memcache, rds-mysql, webserver, webserver-elb, www"
+    ]

@@ -26,6 +26,7 @@ from nanoservices.architecture import load_architecture
 from nanoservices.outputs.eureka import last_eviction
 from nanoservices.outputs.graph_json import read_graph_json
 from nanoservices.plan import expand
+from support.clusters import ZonedCluster, alive_once_settled
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("nanoservices"))
@@ -33,7 +34,7 @@ ZONE = ("us-east-1", "zoneB")
 POLL, TIMEOUT = 0.5, 2.0  # -u and --request-timeout: a short window, with room for a loaded machine
 
 
-def run(tmp_path: Path, retries: int) -> tuple[dict[str, Any], Path]:
+def run(tmp_path: Path, retries: int, address: str | None = None) -> tuple[dict[str, Any], Path]:
     scenario = tmp_path / "gorilla.yaml"
     scenario.write_text(f"timeline:\n  - at: 10s\n    gorilla: {'/'.join(ZONE)}\n")
     out = tmp_path / f"retries-{retries}"
@@ -42,6 +43,8 @@ def run(tmp_path: Path, retries: int) -> tuple[dict[str, Any], Path]:
     env = {**os.environ, "PYTHONPATH": path, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     args = ["netflixoss", "-K", "100", "-d", "30", "--lease-renewal", "1s", "--seed", "11"]
     args += ["-u", f"{POLL}s", "--request-timeout", f"{TIMEOUT}s", "--retries", str(retries)]
+    if address is not None:
+        args += ["--address", address]
     done = subprocess.run(
         [CLI, "run", *args, "--scenario", str(scenario), "--out", str(out)],
         capture_output=True,
@@ -69,33 +72,70 @@ def success_rate(summary: dict[str, Any], window: tuple[int, int]) -> float:
     return (ended - sum(f for _, f in rows)) / ended
 
 
+def judged(summary: dict[str, Any], out: Path, retries: int) -> float:
+    """Everything one gorilla run must show; its success rate during the window."""
+    assert summary["accounted"], summary["accounting_problems"]
+    seconds = summary["entry_seconds"]  # counted by the traffic sources, checked at the other end
+    assert sum(failed for _, _, failed in seconds) == summary["requests_failed_total"]
+    assert sum(ended for _, ended, _ in seconds) == (
+        summary["requests_completed"] + summary["requests_failed_total"]
+    )
+    assert summary["requests_completed"] > 0  # the traffic source outlived the zone
+    (event,) = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    plan = expand(load_architecture(REPO / "architectures" / "netflixoss_arch.json"), 100, 1)
+    node_of = {s.name: s.node for s in plan.instances}
+    zone_nodes = {s.node for s in plan.instances if s.location == ZONE}
+    lost = {node_of[name] for name in event["instances"]}  # in cluster mode: all the machine ran
+    assert zone_nodes <= lost
+    done = read_graph_json(out / "graph.json").done
+    assert {n: done.get(n) for n in lost} == dict.fromkeys(lost, "chaos")
+    (gorilla,) = summary["phases"]
+    assert gorilla["kind"] == "gorilla" and gorilla["instances"] == len(lost)
+    assert gorilla["recovery_seconds"] is not None, gorilla
+    eureka = summary["eureka"]  # every surviving registry evicted its replica of each lost lease
+    assert eureka["per_registry"] == dict.fromkeys(eureka["per_registry"], len(lost))
+    assert eureka["unanswered"] == (["/".join(ZONE)] if event["nodes"] else [])  # its server went with it
+    window = window_of(summary)
+    outside = [(s, failed) for s, _, failed in seconds if failed and not window[0] <= s <= window[1]]
+    assert outside == [], (window, eureka["evictions"], summary["requests_failed"])
+    if retries == 0:
+        assert summary["requests_failed_total"] > 0  # the window check above was not vacuous
+    return success_rate(summary, window)
+
+
 @pytest.mark.heavy
 @pytest.mark.timeout(1500)
 def test_a_gorilla_fails_requests_only_until_its_zone_is_evicted_and_retries_soften_it(
     tmp_path: Path,
 ) -> None:
-    plan = expand(load_architecture(REPO / "architectures" / "netflixoss_arch.json"), 100, 1)
-    zone_nodes = {s.node for s in plan.instances if s.location == ZONE}
     rates = {}
     for retries in (1, 0):
         summary, out = run(tmp_path, retries)
-        assert summary["accounted"], summary["accounting_problems"]
-        seconds = summary["entry_seconds"]  # counted by the traffic sources, checked at the other end
-        assert sum(failed for _, _, failed in seconds) == summary["requests_failed_total"]
-        assert sum(ended for _, ended, _ in seconds) == (
-            summary["requests_completed"] + summary["requests_failed_total"]
-        )
-        done = read_graph_json(out / "graph.json").done
-        assert {n: done.get(n) for n in zone_nodes} == dict.fromkeys(zone_nodes, "chaos")
-        (gorilla,) = summary["phases"]
-        assert gorilla["kind"] == "gorilla" and gorilla["instances"] == len(zone_nodes)
-        assert gorilla["recovery_seconds"] is not None, gorilla
-        eureka = summary["eureka"]  # every registry evicted its replica of each zoneB lease
-        assert eureka["per_registry"] == dict.fromkeys(eureka["per_registry"], len(zone_nodes))
-        window = window_of(summary)
-        outside = [(s, failed) for s, _, failed in seconds if failed and not window[0] <= s <= window[1]]
-        assert outside == [], (window, eureka["evictions"], summary["requests_failed"])
-        rates[retries] = success_rate(summary, window)
-        if retries == 0:
-            assert summary["requests_failed_total"] > 0  # the window check above was not vacuous
+        rates[retries] = judged(summary, out, retries)
+    assert rates[1] > rates[0], rates
+
+
+@pytest.mark.heavy
+@pytest.mark.timeout(1500)
+def test_the_same_when_the_gorilla_removes_the_zones_machine_from_a_cluster(tmp_path: Path) -> None:
+    """Zones are the nodes of a 3-node cluster; the gorilla kills zoneB's raylet and everything on
+    it, the zone's Eureka server too. A new machine joins the zone between the two runs."""
+    zoned = ZonedCluster()
+    try:
+        rates = {}
+        removed: list[str] = []
+        for retries in (1, 0):
+            node = zoned.node_of(ZONE[1])
+            summary, out = run(tmp_path, retries, zoned.address)
+            (event,) = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+            assert event["nodes"] == [node]
+            alive = alive_once_settled(zoned.address, node)
+            assert {n for n, up in alive.items() if not up} == {node, *removed}  # that machine, no other
+            removed.append(node)
+            rates[retries] = judged(summary, out, retries)
+            zoned.forget(node)
+            zoned.add(ZONE[1])
+            zoned.cluster.wait_for_nodes()
+    finally:
+        zoned.shutdown()
     assert rates[1] > rates[0], rates

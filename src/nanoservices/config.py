@@ -41,6 +41,9 @@ class RunConfig(BaseModel):
     # one-instance hosts took much of a 2-core machine's CPU.
     lease_renewal: float = 5.0
     retries: int = Field(default=1, ge=0, le=100)  # Ribbon's MaxAutoRetriesNextServer; 0: no retries
+    # Per dependency (Hystrix's per-command timeout): service -> seconds its callers wait for it;
+    # the others wait request_timeout.
+    timeouts: dict[str, float] = Field(default_factory=dict)
     max_in_flight: int = Field(default=64, ge=0)  # per traffic source; 0 = open loop, no limit
     instances_per_host: int = Field(default=1, ge=1)
     # How hosts send each other messages: direct sockets (the data plane), or Ray actor calls
@@ -71,6 +74,18 @@ class RunConfig(BaseModel):
             "must be finite, {span} {high} {unit}, got {value}",
             {"span": span, "high": f"{high:,.0f}", "unit": unit, "value": f"{value:g}"},
         )
+
+    @field_validator("timeouts")
+    @classmethod
+    def _timeouts_in_range(cls, value: dict[str, float]) -> dict[str, float]:
+        for service, seconds in value.items():
+            if not (math.isfinite(seconds) and 0.0 < seconds <= MAX_SECONDS):
+                raise PydanticCustomError(
+                    "out_of_range",
+                    "{service}: must be finite, above 0 and at most {high} seconds (a week), got {value}",
+                    {"service": service, "high": f"{MAX_SECONDS:,.0f}", "value": f"{seconds:g}"},
+                )
+        return value
 
     @field_validator("step")
     @classmethod

@@ -42,6 +42,7 @@ def run(
         plan = resolve_plan(config.arch, config.scale, config.regions, config.step)
     from nanoservices.scenario.binding import run_scenario
 
+    _check_timeouts(plan, config)
     scenario = run_scenario(config.scenario_file, config.deploys, plan, config.duration)
     if config.out_dir is None:
         config = config.model_copy(update={"out_dir": default_out_dir(plan.arch)})
@@ -152,6 +153,22 @@ def _check_out_dir(out: Path | None) -> None:
 
 class ZonesMissing(RuntimeError):
     pass
+
+
+def _check_timeouts(plan: DeploymentPlan, config: RunConfig) -> None:
+    services = {s.service for s in plan.instances}
+    unknown = sorted(set(config.timeouts) - services)
+    if unknown:
+        raise InputError(
+            [
+                Problem(
+                    "--timeout",
+                    name,
+                    f"{plan.arch} has no service {name!r}; it has {', '.join(sorted(services))}",
+                )
+                for name in unknown
+            ]
+        )
 
 
 def _check_zones(ray: Any, plan: DeploymentPlan) -> None:

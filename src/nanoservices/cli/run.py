@@ -24,6 +24,7 @@ FLAGS = {
     "step": "-s/--step",
     "poll_interval": "-u/--poll-interval",
     "instances_per_host": "-K/--instances-per-host",
+    "timeouts": "--timeout",
 }
 
 
@@ -40,6 +41,19 @@ def _duration(value: str, flag: str) -> float:
         return parse_duration(value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint=flag) from None
+
+
+def _timeouts(values: list[str]) -> dict[str, float]:
+    """--timeout SERVICE=DURATION, repeatable; the service is checked against the architecture later."""
+    out: dict[str, float] = {}
+    for value in values:
+        service, sep, duration = value.partition("=")
+        if not sep or not service.strip() or not duration.strip():
+            raise typer.BadParameter(
+                f"{value!r} is not SERVICE=DURATION (e.g. staash=500ms)", param_hint="'--timeout'"
+            )
+        out[service.strip()] = _duration(duration.strip(), "'--timeout'")
+    return out
 
 
 @app.command()
@@ -133,6 +147,14 @@ def run(
             "--scenario", help="A scenario file (YAML or JSON): deploys and chaos on the run's clock."
         ),
     ] = None,
+    timeout: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--timeout",
+            help="SERVICE=DURATION: how long callers wait for that service (Hystrix's per-dependency "
+            "timeout), e.g. --timeout staash=500ms; repeatable. The others wait --request-timeout.",
+        ),
+    ] = None,
     deploy: Annotated[
         list[str] | None,
         typer.Option("--deploy", help="service@version[:strategy]: a red/black (or canary...) deploy."),
@@ -182,6 +204,7 @@ def run(
             request_timeout=_duration(request_timeout, "'--request-timeout'"),
             lease_renewal=_duration(lease_renewal, "'--lease-renewal'"),
             retries=retries,
+            timeouts=_timeouts(timeout or []),
             instances_per_host=resolve_per_host(arch, scale, instances_per_host),
             max_in_flight=max_in_flight,
             transport=transport,

@@ -17,8 +17,10 @@ import ray
 
 from nanoservices.chaos import HostLoss, Kill, kill_instance, pick_victim
 from nanoservices.config import RunConfig
+from nanoservices.geography import ANY
 from nanoservices.outputs.eureka import eureka_totals
 from nanoservices.outputs.records import DoneRecord, ExitReason
+from nanoservices.packages.base import behaviour_for
 from nanoservices.plan import DeploymentPlan, InstanceSpec
 from nanoservices.runtime.breaker_events import BreakerInbox, Transition, pop_final
 from nanoservices.runtime.edda import Edda
@@ -27,7 +29,7 @@ from nanoservices.runtime.placement import host_setups, placement_of
 from nanoservices.runtime.ray_host import Host
 from nanoservices.runtime.registry_actor import Registry
 from nanoservices.runtime.stats import add_stats
-from nanoservices.runtime.zones import actor_resources
+from nanoservices.runtime.zones import actor_resources, uses_zones
 from nanoservices.scenario.actions import Scenario
 from nanoservices.scenario.asgard import Asgard
 from nanoservices.scenario.events import Event, EventKind, EventLog
@@ -177,7 +179,13 @@ class Supervisor:
             self._watch(range(len(self._hosts)))
             run_started = self._run_started = time.time()  # every host's series count from here
             poll = self.config.poll_interval
-            await asyncio.gather(*(h.start.remote(poll, run_started) for h in self._hosts))
+            # The servers first, then the hosts of traffic sources: a source's first requests must
+            # not find their servers not yet started (at one actor per instance, starting 65 hosts
+            # takes the best part of a second).
+            sources = [i for i, specs in enumerate(self._host_specs) if _sends_traffic(specs)]
+            servers = [h for i, h in enumerate(self._hosts) if i not in sources]
+            await asyncio.gather(*(h.start.remote(poll, run_started) for h in servers))
+            await asyncio.gather(*(self._hosts[i].start.remote(poll, run_started) for i in sources))
             opened = await self._open_fsm()
             timings["traffic_started"] = time.time() - self.started_at
             self._say(opened or f"traffic running for {self.config.duration:g} s")
@@ -282,11 +290,21 @@ class Supervisor:
 
     def _spawn(self, setups: list[HostSetup], cluster: dict[str, float]) -> list[Any]:
         return [
-            Host.options(
-                name=f"host:{setup.index}", resources=actor_resources(*setup.specs[0].location, cluster)
-            ).remote(setup, self.config.tracing)
+            Host.options(name=f"host:{setup.index}", **self._where(setup, cluster)).remote(
+                setup, self.config.tracing
+            )
             for setup in setups
         ]
+
+    def _where(self, setup: HostSetup, cluster: dict[str, float]) -> dict[str, Any]:
+        """A zone's hosts go to its nodes. Hosts of no zone (spigo's `*`: global denominators and
+        DNS, a region's cross-zone load balancers) run beside the supervisor in a zoned cluster, a
+        node no gorilla removes: as an ELB spans a region's zones, a zone's loss must not take them
+        (nor the traffic source). Kong, losing their region, kills a region's ones there."""
+        region, zone = setup.specs[0].location
+        if zone == ANY and uses_zones(cluster) and self.local_node is not None:
+            return {"scheduling_strategy": self.local_node}
+        return {"resources": actor_resources(region, zone, cluster)}
 
     def _watch(self, indexes: range) -> None:
         loop = asyncio.get_running_loop()
@@ -734,3 +752,7 @@ class Supervisor:
         for actor in [*self._hosts, *self._registries, self._edda]:
             if actor is not None:
                 ray.kill(actor, no_restart=True)
+
+
+def _sends_traffic(specs: Sequence[InstanceSpec]) -> bool:
+    return any(behaviour_for(spec.package).generates_traffic for spec in specs)
