@@ -199,3 +199,24 @@ def test_leases_are_renewed_through_a_slow_start_up() -> None:
 
     renewed = asyncio.run(scenario())
     assert renewed and set(renewed.values()) == {clock.t}
+
+
+def test_a_traffic_source_counts_the_seconds_it_ticked() -> None:
+    """The summary's achieved rate divides by these seconds: from each source's start to its stop,
+    not the run's clock, which also holds the hosts' start-up."""
+    plan = expand(load_architecture(ARCHITECTURES / "netflixoss_arch.json"), 100, 1)
+    sources = sum(1 for s in plan.instances if s.package == "denominator")
+    clock = Clock()
+
+    async def scenario() -> float:
+        run = LocalRun(plan, RunConfig(arch=plan.arch), clock=clock)
+        await run.start(traffic_timers=True)
+        clock.t += 7.5
+        for host in run.hosts:
+            host.stop_traffic()
+        clock.t += 2.0  # after the stop: not ticking
+        for host in run.hosts:
+            host.stop_traffic()
+        return sum(host.stats.source_seconds for host in run.hosts)
+
+    assert sources >= 1 and asyncio.run(scenario()) == 7.5 * sources

@@ -106,6 +106,22 @@ def test_skipped_ticks_name_the_limit_that_caused_them() -> None:
     assert line.endswith("(7 ticks skipped: the hosts could not keep up)")
 
 
+def test_the_achieved_rate_is_per_second_the_sources_ticked_not_per_second_of_the_run() -> None:
+    """Hosts start one after the other: the run's clock starts before the sources tick. Two
+    sources ticked 10 s and 9.5 s and issued 1,950 requests: 100/s each while they ran."""
+    ran = summary(requests_issued=1950, requests_completed=1950, requests_failed={}, requests_in_flight=0,
+                  requested_rate=200.0, traffic_seconds=10.3, source_seconds=19.5,
+                  traffic_sources=2)  # fmt: skip
+    assert [line for line in ran.lines() if line.startswith("  traffic: ")] == [
+        "  traffic: 200 requests/s achieved of 200 asked"
+    ]
+    old = summary(requests_issued=1950, requests_completed=1950, requests_failed={}, requests_in_flight=0,
+                  requested_rate=200.0, traffic_seconds=10.3)  # fmt: skip
+    assert [line for line in old.lines() if line.startswith("  traffic: ")] == [
+        "  traffic: 189 requests/s achieved of 200 asked"
+    ]
+
+
 def test_the_eureka_line_sums_the_registries_and_says_when_the_last_round_evicted() -> None:
     from nanoservices.outputs.eureka import eureka_totals
 

@@ -80,6 +80,10 @@ class RunSummary:
     # Eureka's ground truth (outputs/eureka.py): leases evicted and held back, summed over the
     # registries (each evicts its own replica), and every eviction round's time into the traffic.
     eureka: dict[str, Any] = field(default_factory=dict)
+    # Seconds the traffic sources ticked, summed over them, and how many there are: the achieved
+    # rate is per second of ticking, not of the run (which also holds their hosts' start-up).
+    source_seconds: float = 0.0
+    traffic_sources: int = 0
 
     @property
     def requests_failed_total(self) -> int:
@@ -191,7 +195,10 @@ class RunSummary:
                 f"which the fsm controller sent over Ray calls; {chatter:,} went from pirate to pirate"
             )
         elif self.traffic_seconds:
-            achieved = self.requests_issued / self.traffic_seconds
+            if self.source_seconds > 0 and self.traffic_sources:
+                achieved = self.requests_issued * self.traffic_sources / self.source_seconds
+            else:
+                achieved = self.requests_issued / self.traffic_seconds
             line = f"  traffic: {achieved:,.0f} requests/s achieved of {self.requested_rate:,.0f} asked"
             reasons = []
             if self.ticks_throttled:
@@ -308,6 +315,8 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         instances_uncounted=result.get("instances_uncounted", 0),
         latency_buckets=dict(stats.get("latency_buckets", {})),
         requested_rate=config.rate * sum(1 for s in plan.instances if s.package == "denominator"),
+        source_seconds=float(stats.get("source_seconds", 0.0)),
+        traffic_sources=sum(1 for s in plan.instances if s.package == "denominator"),
         traffic_seconds=result.get("timings", {}).get("run_seconds", 0.0),
         one_way_dropped=stats.get("one_way_dropped", 0),
         late_responses=stats.get("late_responses", 0),

@@ -428,6 +428,12 @@ class HostCore:
         self._routes_changed(changed)
         await self.flush_records()
 
+    def hosts_called(self) -> set[int]:
+        """The other hosts running an instance one of this host's instances has a route to."""
+        placement = self.placement
+        called = {placement.get(name, -1) for i in self.instances.values() for name in i.routes}
+        return called - {-1, self.index}
+
     def _apply(self, registry: int, answer: PollAnswer, changed: dict[str, InstanceRuntime]) -> None:
         """One registry's answer: the instances whose routes it changed go into `changed`."""
         stamp, changes, shares = answer

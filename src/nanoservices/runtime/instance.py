@@ -79,6 +79,7 @@ class InstanceRuntime:
         self._blackouts = Blackouts()
         self._next_request = 0
         self._timers: list[asyncio.Task[None]] = []
+        self._ticking_since: float | None = None  # a traffic source's start (its rate's clock)
         behaviour_class = behaviour_for(spec.package)
         self.is_traffic_source = behaviour_class.generates_traffic
         self._zone_local = not behaviour_class.cross_zone
@@ -500,12 +501,17 @@ class InstanceRuntime:
     def start(self) -> None:
         self.running = True
         self._host.stats.instances_started += 1
+        if self.is_traffic_source:
+            self._ticking_since = self._host.clock()
         self.behaviour.start()
 
     def stop_timers(self) -> None:
         for task in self._timers:
             task.cancel()
         self._timers.clear()
+        if self._ticking_since is not None:  # how long it ticked: the achieved rate's denominator
+            self._host.stats.source_seconds += self._host.clock() - self._ticking_since
+            self._ticking_since = None
 
     def freeze(self) -> None:
         """About to be killed with its host: take no more work, end its open spans as failed (so a

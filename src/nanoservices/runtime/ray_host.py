@@ -90,9 +90,12 @@ class Host:
         self.update_peers(addresses)
 
     async def discover(self, addresses: dict[int, Address] | None) -> None:
-        """Learn where the other hosts listen, then poll Eureka once."""
+        """Learn where the other hosts listen, poll Eureka once, and connect to the hosts of the
+        instances this host's instances will call."""
         self.update_peers(addresses)
         await self.core.poll_once()
+        if self._transport is not None:
+            await self._transport.connect(self.core.hosts_called())
 
     def update_peers(self, addresses: dict[int, Address] | None) -> None:
         """The run's hosts and their addresses: hosts join (and leave) during a run."""

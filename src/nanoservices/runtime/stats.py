@@ -21,6 +21,7 @@ class HostStats:
     requests_in_flight: int = 0  # filled in when the host stops
     ticks_skipped: int = 0  # traffic ticks a busy host could not run: the rate fell short
     ticks_throttled: int = 0  # ticks skipped because max_in_flight requests were outstanding
+    source_seconds: float = 0.0  # seconds traffic sources ticked, summed over them (start to stop)
     messages_delivered: int = 0  # every message handed to an instance, local or remote
     messages_remote: int = 0  # of those, messages that crossed a Ray call
     batches_sent: int = 0
