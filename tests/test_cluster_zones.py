@@ -94,6 +94,7 @@ def losable_cluster() -> Iterator[tuple[object, dict[str, str]]]:
         zoned.shutdown()
 
 
+@pytest.mark.heavy
 def test_a_gorilla_in_cluster_mode_removes_the_zones_node_and_its_hosts_die_with_it(
     losable_cluster: tuple[object, dict[str, str]], tmp_path: Path, tiny_arch: Path
 ) -> None:

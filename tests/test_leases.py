@@ -171,6 +171,7 @@ def test_a_killed_hosts_instance_stays_routable_until_its_lease_expires() -> Non
     assert result["eureka"] == {
         "evicted": 3,
         "held_back": 0,
+        "revived": 0,
         "per_registry": dict.fromkeys(zones, 1),
         "unanswered": [],
         "evictions": [
@@ -220,3 +221,39 @@ def test_a_traffic_source_counts_the_seconds_it_ticked() -> None:
         return sum(host.stats.source_seconds for host in run.hosts)
 
     assert sources >= 1 and asyncio.run(scenario()) == 7.5 * sources
+
+
+def test_an_instance_evicted_alive_is_back_at_its_next_heartbeat_with_its_status() -> None:
+    """Heartbeats late on a busy machine: the lease ran out, the instance did not. Its next
+    heartbeat brings it back (Eureka's client registers again on a 404; the server kept its status
+    override), and a poll says so; an instance that deregistered stays down."""
+    clock = Clock()
+    state = table(clock, 10)
+    state.set_status(["a.r.zoneA.svc08"], "OUT_OF_SERVICE")
+    clock.t += 3.5
+    state.renew([f"a.r.zoneA.svc{i:02d}" for i in range(8)], 3.0)
+    assert state.evict() == ["a.r.zoneA.svc08", "a.r.zoneA.svc09"]
+    stamp, _, _ = state.poll(["svc"], 0)
+    state.deregister(["a.r.zoneA.svc00"])
+    assert state.renew(["a.r.zoneA.svc00", "a.r.zoneA.svc08", "a.r.zoneA.svc09"], 3.0) == 2
+    assert state.revived == 2
+    assert state.statuses("svc")["a.r.zoneA.svc08"] == ("v1", "OUT_OF_SERVICE")
+    _, changes, _ = state.poll(["svc"], stamp)
+    assert sorted(c[0::3] for c in changes) == [
+        ("a.r.zoneA.svc00", False),
+        ("a.r.zoneA.svc08", False),  # back, but still out of service: not routable
+        ("a.r.zoneA.svc09", True),
+    ]
+    clock.t += 3.5  # the revived leases expire like any other
+    assert state.evict() == ["a.r.zoneA.svc01", "a.r.zoneA.svc02"]  # the cap: 2 of 9 online
+
+
+def test_a_late_eviction_timer_judges_leases_as_of_when_it_was_due() -> None:
+    """The machine was busy: the timer woke 0.8 s late, and so did the heartbeats. Eureka's
+    compensation: what had not expired when the round was due is not evicted for the delay."""
+    clock = Clock()
+    state = table(clock, 10)
+    clock.t += 3.5
+    assert state.evict(compensation=0.8) == []
+    due_at_3_1 = state.evict(compensation=0.4)  # expired then: the cap of 2 go
+    assert due_at_3_1 == ["a.r.zoneA.svc00", "a.r.zoneA.svc01"]

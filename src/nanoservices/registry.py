@@ -41,6 +41,7 @@ class Registration:
     status: str = UP
     renewed: float = 0.0  # registry clock at the registration or last renewal
     lease: float = 0.0  # how long a renewal holds; 0: until the first renewal says
+    evicted: bool = False  # offline because its lease ran out, not because it deregistered
 
     @property
     def routable(self) -> bool:
@@ -67,6 +68,7 @@ class RegistryState:
         self.self_preservation = self_preservation
         self.stamp = 0
         self.evicted = 0  # leases expired and dropped
+        self.revived = 0  # evicted instances whose heartbeat came after all (alive, but late)
         self._held_back: set[str] = set()  # leases expired but kept by the cap, at least one round
         self.rounds: list[tuple[float, int]] = []  # (clock, leases evicted) of each round that evicted
         self._by_name: dict[str, Registration] = {}
@@ -89,7 +91,7 @@ class RegistryState:
                 self._by_service.setdefault(service, []).append(reg)
             else:
                 known.online, known.host, known.stamp, known.status = True, host, self.stamp, status
-                known.renewed = now
+                known.renewed, known.evicted = now, False
             changed.append(entry)
         return changed
 
@@ -113,30 +115,40 @@ class RegistryState:
             if reg is None or not reg.online:
                 continue
             self.stamp += 1
-            reg.online, reg.stamp = False, self.stamp
+            reg.online, reg.stamp, reg.evicted = False, self.stamp, False
             changed.append(name)
         return changed
 
     def renew(self, names: Iterable[str], lease: float) -> int:
         """One host's heartbeat for its instances: each lease holds `lease` seconds from now.
-        Deregistered names stay down (Eureka answers 404; a live instance would register again).
-        Returns how many leases were renewed."""
+        Deregistered names stay down. An evicted one is alive after all (its heartbeats came
+        late: a busy machine): it is back, with the status it had, as a Eureka client answered
+        404 registers again and the server keeps its status override. Returns how many leases
+        were renewed."""
         now = self.clock()
         renewed = 0
         by_name = self._by_name
         for name in names:
             reg = by_name.get(name)
-            if reg is not None and reg.online:
-                reg.renewed, reg.lease = now, lease
-                renewed += 1
+            if reg is None:
+                continue
+            if not reg.online:
+                if not reg.evicted:
+                    continue
+                self.stamp += 1
+                reg.online, reg.evicted, reg.stamp = True, False, self.stamp
+                self.revived += 1
+            reg.renewed, reg.lease = now, lease
+            renewed += 1
         return renewed
 
-    def evict(self) -> list[str]:
+    def evict(self, compensation: float = 0.0) -> list[str]:
         """The eviction timer's round: deregister leases past their duration, at most the
         self-preservation share of the online leases, the longest-unrenewed (then by name) first."""
         now = self.clock()
         online = [reg for reg in self._by_name.values() if reg.online]
-        expired = [reg for reg in online if reg.lease and now > reg.renewed + reg.lease]
+        due = now - compensation  # Eureka's: a timer that ran late judges leases as of when it was due
+        expired = [reg for reg in online if reg.lease and due > reg.renewed + reg.lease]
         if not expired:
             return []
         limit = len(online) - int(len(online) * (1 - self.self_preservation))
@@ -145,6 +157,8 @@ class RegistryState:
         if limit <= 0:
             return []
         evicted = self.deregister(reg.name for reg in expired[:limit])
+        for name in evicted:
+            self._by_name[name].evicted = True
         self.evicted += len(evicted)
         self.rounds.append((now, len(evicted)))
         return evicted
@@ -190,5 +204,6 @@ def lease_counts(state: RegistryState) -> dict[str, object]:
         "registry": state.name,
         "evicted": state.evicted,
         "held_back": state.held_back,
+        "revived": state.revived,
         "rounds": [list(r) for r in state.rounds],
     }

@@ -52,19 +52,36 @@ class ZonedCluster:
         self.cluster.shutdown()
 
 
+_ALIVE = """
+import json, sys, time
+import ray
+address, gone, within = sys.argv[1], sys.argv[2], float(sys.argv[3])
+ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+try:
+    deadline = time.monotonic() + within
+    while True:
+        alive = {str(n["NodeID"]): bool(n["Alive"]) for n in ray.nodes()}
+        if not alive[gone] or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+finally:
+    ray.shutdown()
+print(json.dumps(alive))
+"""
+
+
 def alive_once_settled(address: str, gone: str, within: float = 60.0) -> dict[str, bool]:
-    """Every node's Alive flag once Ray has marked `gone` dead (polled; at most `within` s)."""
-    import time
+    """Every node's Alive flag once Ray has marked `gone` dead (polled; at most `within` s). In a
+    process of its own: the test's may already be connected to another Ray (one per process)."""
+    import json
+    import subprocess
+    import sys
 
-    import ray
-
-    ray.init(address=address, log_to_driver=False, logging_level="ERROR")
-    try:
-        deadline = time.monotonic() + within
-        while True:
-            alive = {str(n["NodeID"]): bool(n["Alive"]) for n in ray.nodes()}
-            if not alive[gone] or time.monotonic() > deadline:
-                return alive
-            time.sleep(0.25)
-    finally:
-        ray.shutdown()
+    done = subprocess.run(
+        [sys.executable, "-c", _ALIVE, address, gone, str(within)],
+        capture_output=True,
+        text=True,
+        timeout=within + 60,
+        check=True,
+    )
+    return {str(k): bool(v) for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items()}

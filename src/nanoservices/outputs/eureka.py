@@ -28,6 +28,7 @@ def eureka_totals(
     return {
         "evicted": sum(per_registry.values()),
         "held_back": sum(int(c["held_back"]) for _, c in counts if c is not None),
+        "revived": sum(int(c.get("revived", 0)) for _, c in counts if c is not None),
         "per_registry": per_registry,
         "unanswered": sorted(zone for zone, c in counts if c is None),
         "evictions": evictions,
@@ -56,6 +57,11 @@ def eureka_lines(eureka: Mapping[str, Any]) -> list[str]:
         f"  eureka: {evicted:,} lease{'' if evicted == 1 else 's'} evicted ({split}{when}), "
         f"{eureka['held_back']:,} held back by self-preservation for a round or more"
     )
+    if eureka.get("revived"):
+        line += (
+            f"; {eureka['revived']:,} back at their next heartbeat (evicted alive: heartbeats came late, "
+            "raise --lease-renewal)"
+        )
     if eureka["unanswered"]:
         line += f"; not counted: {', '.join(eureka['unanswered'])} (did not answer at shutdown)"
     return [line]

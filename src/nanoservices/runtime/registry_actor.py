@@ -67,14 +67,20 @@ class Registry:
         once per renewal period (a lease lasts three), not one call per heartbeat per peer: at one
         actor per instance those calls were most of the registries' work."""
         self._start_eviction(lease)
+        stamp = self.state.stamp
         renewed = self.state.renew(names, lease)
+        if self.state.stamp != stamp:  # an evicted instance came back
+            self._announce()
         if self._peers:
             self._unreplicated.update(names)
         return renewed
 
     async def replicate_renew(self, names: list[str], lease: float) -> None:
         self._start_eviction(lease)
+        stamp = self.state.stamp
         self.state.renew(names, lease)
+        if self.state.stamp != stamp:
+            self._announce()
 
     def _start_eviction(self, lease: float) -> None:
         if self._eviction is None:
@@ -84,15 +90,20 @@ class Registry:
         """Eureka's eviction timer, scaled with the renewal period; it also sends the period's
         heartbeats on to the peers."""
         lease = interval * EXPIRY_PERIODS
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while True:
-            await asyncio.sleep(interval)
+            due += interval
+            await asyncio.sleep(max(due - loop.time(), 0.0))
+            late = max(loop.time() - due, 0.0)  # a busy machine wakes the timer late: as Eureka,
+            due = loop.time()  # judge leases as of when it was due, not by the delay it had
             if self._unreplicated:
                 names, self._unreplicated = sorted(self._unreplicated), set()
                 await asyncio.gather(
                     *(peer.replicate_renew.remote(names, lease) for peer in self._peers),
                     return_exceptions=True,
                 )
-            if self.state.evict():
+            if self.state.evict(late):
                 self._announce()
 
     def lease_counts(self) -> dict[str, object]:
