@@ -32,7 +32,10 @@ def step(transport: str, rate: float, out: Path) -> dict[str, float]:
     summary = json.loads((out / "summary.json").read_text())
     buckets = {int(k): v for k, v in summary["latency_buckets"].items()}
     return {
-        "achieved": summary["requests_issued"] / max(summary["traffic_seconds"], 1e-9),
+        # per second the sources ticked, as the summary's traffic line says it
+        "achieved": summary["requests_issued"]
+        * max(summary.get("traffic_sources", 0), 1)
+        / max(summary.get("source_seconds") or summary["traffic_seconds"], 1e-9),
         "skipped": summary["ticks_skipped"] + summary.get("ticks_throttled", 0),
         "failed": summary["requests_failed_total"],
         "p99": quantile(buckets, 0.99),

@@ -351,12 +351,10 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
             "lease_renewal": config.lease_renewal,
         },
         eureka=dict(result.get("eureka", {})),
-        files=[
-            *graph["files"],
-            *result.get("flow_files", []),
-            str(Path(str(config.out_dir)) / "summary.json"),
-        ],
+        files=[*graph["files"], *result.get("flow_files", [])],
     )
-    summary.files[-1:-1] = [str(p) for p in write_series(Path(str(config.out_dir)), stats)]
-    summary.write(Path(str(config.out_dir)) / "summary.json")
+    if config.out_dir is not None:  # none: a library caller (or a test) wants the figures only
+        out = Path(config.out_dir)
+        summary.files += [*(str(p) for p in write_series(out, stats)), str(out / "summary.json")]
+        summary.write(out / "summary.json")
     return summary

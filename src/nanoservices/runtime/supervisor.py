@@ -106,7 +106,7 @@ class Supervisor:
         stopping = self._shutting_down
         asking = self._run_started and not stopping
         self._live_round += 1
-        if self._live_round % LIVE_ASK_ALL_EVERY != 1 and self._live_sources:
+        if self._live_round % LIVE_ASK_ALL_EVERY and self._live_sources:
             # In between, only the hosts whose figures move: those issuing requests (spans move
             # on every host, so a traced run asks everyone). At one actor per instance, asking
             # all 65 hosts every second was 65 Ray calls a second on a machine with none to spare.
@@ -183,6 +183,7 @@ class Supervisor:
             # not find their servers not yet started (at one actor per instance, starting 65 hosts
             # takes the best part of a second).
             sources = [i for i, specs in enumerate(self._host_specs) if _sends_traffic(specs)]
+            self._live_sources.update(sources)  # the first rounds need not ask everyone to find them
             servers = [h for i, h in enumerate(self._hosts) if i not in sources]
             await asyncio.gather(*(h.start.remote(poll, run_started) for h in servers))
             await asyncio.gather(*(self._hosts[i].start.remote(poll, run_started) for i in sources))
