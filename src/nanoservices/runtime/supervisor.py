@@ -187,6 +187,7 @@ class Supervisor:
             servers = [h for i, h in enumerate(self._hosts) if i not in sources]
             await asyncio.gather(*(h.start.remote(poll, run_started) for h in servers))
             await asyncio.gather(*(self._hosts[i].start.remote(poll, run_started) for i in sources))
+            ticking = time.time()  # the sources tick from here: -d seconds of traffic, counted from now
             opened = await self._open_fsm()
             timings["traffic_started"] = time.time() - self.started_at
             self._say(opened or f"traffic running for {self.config.duration:g} s")
@@ -194,7 +195,7 @@ class Supervisor:
             half = self.config.duration / 2
             if not await self._sleep_or_stop(half) and self.config.chaos and not self._scenario_chaos:
                 await self._chaos_monkey()
-            await self._sleep_or_stop(self.config.duration - (time.time() - run_started))
+            await self._sleep_or_stop(self.config.duration - (time.time() - ticking))
             timings["run_seconds"] = time.time() - run_started
             await self._end_timeline(timeline)
             self._say("shutting down")
