@@ -40,3 +40,30 @@ def test_fsm_prints_the_delivered_line_and_graphs_every_pirate(ray_local: object
     pirates = {spec.node for spec in fsm_plan(PIRATES).instances}
     assert set(graph.nodes) == pirates and len(graph.nodes) == PIRATES
     assert set(graph.done) == pirates
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("population", [100_000, 200_000])
+def test_fsm_at_spigos_scale_finishes_with_every_pirate_and_the_delivered_line(
+    tmp_path: Path, population: int
+) -> None:
+    """spigo's own benchmark sizes, as a user runs them: its own embedded Ray, one host per CPU."""
+    import subprocess
+    import sys
+
+    cli = str(Path(sys.executable).with_name("nanoservices"))
+    done = subprocess.run(
+        [cli, "run", "fsm", "-p", str(population), "-d", "0", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    sent = MOVES_PER_PIRATE * population
+    lines = [line for line in done.stdout.splitlines() if line.startswith("  fsm: Delivered ")]
+    assert len(lines) == 1 and re.fullmatch(rf"  fsm: Delivered {sent} messages in \S+", lines[0]), lines
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["accounted"] and summary["fsm"]["delivered"] == sent
+    graph = read_graph_json(tmp_path / "graph.json")
+    assert len(graph.nodes) == population and set(graph.done) == set(graph.nodes)
