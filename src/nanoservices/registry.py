@@ -67,6 +67,7 @@ class RegistryState:
         self.clock = clock
         self.self_preservation = self_preservation
         self.stamp = 0
+        self.on_change: Callable[[], None] | None = None  # told after each change (a waiting poll)
         self.evicted = 0  # leases expired and dropped
         self.revived = 0  # evicted instances whose heartbeat came after all (alive, but late)
         self._held_back: set[str] = set()  # leases expired but kept by the cap, at least one round
@@ -74,6 +75,11 @@ class RegistryState:
         self._by_name: dict[str, Registration] = {}
         self._by_service: dict[str, list[Registration]] = {}
         self._shares: dict[str, tuple[Shares, int]] = {}  # service -> (shares, stamp)
+
+    def _bump(self) -> None:
+        self.stamp += 1
+        if self.on_change is not None:
+            self.on_change()
 
     def register(self, entries: Iterable[Entry]) -> list[Entry]:
         """Add entries; returns the ones that were new, back online, or changed status."""
@@ -83,7 +89,7 @@ class RegistryState:
             known = self._by_name.get(name)
             if known is not None and known.online and known.status == status:
                 continue
-            self.stamp += 1
+            self._bump()
             now = self.clock()
             if known is None:
                 reg = Registration(name, service, host, True, self.stamp, version, status, now)
@@ -102,7 +108,7 @@ class RegistryState:
             reg = self._by_name.get(name)
             if reg is None or not reg.online or reg.status == status:
                 continue
-            self.stamp += 1
+            self._bump()
             reg.status, reg.stamp = status, self.stamp
             changed.append(name)
         return changed
@@ -114,7 +120,7 @@ class RegistryState:
             reg = self._by_name.get(name)
             if reg is None or not reg.online:
                 continue
-            self.stamp += 1
+            self._bump()
             reg.online, reg.stamp, reg.evicted = False, self.stamp, False
             changed.append(name)
         return changed
@@ -135,7 +141,7 @@ class RegistryState:
             if not reg.online:
                 if not reg.evicted:
                     continue
-                self.stamp += 1
+                self._bump()
                 reg.online, reg.evicted, reg.stamp = True, False, self.stamp
                 self.revived += 1
             reg.renewed, reg.lease = now, lease
@@ -173,7 +179,7 @@ class RegistryState:
         current = self._shares.get(service)
         if current is not None and current[0] == dict(shares):
             return False
-        self.stamp += 1
+        self._bump()
         self._shares[service] = (dict(shares), self.stamp)
         return True
 

@@ -25,6 +25,8 @@ class Registry:
         self._eviction: asyncio.Task[None] | None = None
         self._unreplicated: set[str] = set()  # heartbeats not yet copied to the peers
         self._changed = asyncio.Event()  # set (and replaced) whenever the table changes
+        self._waiting = 0  # polls waiting on it
+        self.state.on_change = self._announce
 
     def wire(self, peers: list[Any]) -> None:
         self._peers = peers
@@ -43,44 +45,34 @@ class Registry:
     async def register(self, entries: list[Entry]) -> int:
         changed = self.state.register(entries)
         if changed:
-            self._announce()
             await self._replicate("replicate_register", changed)
         return len(changed)
 
     async def replicate_register(self, entries: list[Entry]) -> None:
         self.state.register(entries)
-        self._announce()
 
     async def deregister(self, names: list[str]) -> int:
         changed = self.state.deregister(names)
         if changed:
-            self._announce()
             await self._replicate("replicate_deregister", changed)
         return len(changed)
 
     async def replicate_deregister(self, names: list[str]) -> None:
         self.state.deregister(names)
-        self._announce()
 
     async def renew(self, names: list[str], lease: float) -> int:
         """A host's heartbeat for its instances. Copies to the region's other servers go in bulk
         once per renewal period (a lease lasts three), not one call per heartbeat per peer: at one
         actor per instance those calls were most of the registries' work."""
         self._start_eviction(lease)
-        stamp = self.state.stamp
         renewed = self.state.renew(names, lease)
-        if self.state.stamp != stamp:  # an evicted instance came back
-            self._announce()
         if self._peers:
             self._unreplicated.update(names)
         return renewed
 
     async def replicate_renew(self, names: list[str], lease: float) -> None:
         self._start_eviction(lease)
-        stamp = self.state.stamp
         self.state.renew(names, lease)
-        if self.state.stamp != stamp:
-            self._announce()
 
     def _start_eviction(self, lease: float) -> None:
         if self._eviction is None:
@@ -103,8 +95,7 @@ class Registry:
                     *(peer.replicate_renew.remote(names, lease) for peer in self._peers),
                     return_exceptions=True,
                 )
-            if self.state.evict(late):
-                self._announce()
+            self.state.evict(late)
 
     def lease_counts(self) -> dict[str, object]:
         """What this server's eviction timer did (registry.lease_counts), for the run summary."""
@@ -113,22 +104,18 @@ class Registry:
     async def set_status(self, names: list[str], status: str) -> int:
         changed = self.state.set_status(names, status)
         if changed:
-            self._announce()
             await self._replicate("replicate_status", changed, status)
         return len(changed)
 
     async def replicate_status(self, names: list[str], status: str) -> None:
         self.state.set_status(names, status)
-        self._announce()
 
     async def set_shares(self, service: str, shares: Shares) -> None:
         if self.state.set_shares(service, shares):
-            self._announce()
             await self._replicate("replicate_shares", service, shares)
 
     async def replicate_shares(self, service: str, shares: Shares) -> None:
         self.state.set_shares(service, shares)
-        self._announce()
 
     async def poll(
         self, services: list[str], since: int, wait: float = 0.0
@@ -141,19 +128,24 @@ class Registry:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while (remaining := deadline - loop.time()) > 0:
+            self._waiting += 1
             try:
                 await asyncio.wait_for(self._changed.wait(), remaining)
             except TimeoutError:
                 break
+            finally:
+                self._waiting -= 1
             answer = self.state.poll(services, since)
             if answer[1] or answer[2]:
                 return answer
         return self.state.poll(services, since)
 
     def _announce(self) -> None:
-        """Wake the waiting polls: the table changed."""
-        self._changed.set()
-        self._changed = asyncio.Event()
+        """Wake the waiting polls: the table changed (a registration of 1,000 is 1,000 changes,
+        so a new event only when a poll waits on the old one)."""
+        if self._waiting:
+            self._changed.set()
+            self._changed = asyncio.Event()
 
     def online_count(self) -> int:
         return self.state.online_count()

@@ -106,17 +106,12 @@ class Supervisor:
         stopping = self._shutting_down
         asking = self._run_started and not stopping
         self._live_round += 1
-        if self._live_round % LIVE_ASK_ALL_EVERY and self._live_sources:
-            # In between, only the hosts whose figures move: those issuing requests (spans move
-            # on every host, so a traced run asks everyone). At one actor per instance, asking
-            # all 65 hosts every second was 65 Ray calls a second on a machine with none to spare.
-            # Breaker transitions wait on the host for the next round that asks it.
-            if self.config.tracing is None:
-                asking_hosts = [i for i in running if i in self._live_sources]
-            else:
-                asking_hosts = running
-        else:
-            asking_hosts = running
+        # Every host one round in LIVE_ASK_ALL_EVERY; in between only those whose figures move:
+        # the traffic sources' (spans move on every host, so a traced run asks everyone). At one
+        # actor per instance, asking all 65 hosts every second was 65 Ray calls a second on a
+        # machine with none to spare. Breaker transitions wait on a host until it is asked.
+        everyone = self.config.tracing is not None or not self._live_round % LIVE_ASK_ALL_EVERY
+        asking_hosts = running if everyone else [i for i in running if i in self._live_sources]
         confirmed = self._breakers.confirmed
         asks = {
             asyncio.ensure_future(self._hosts[i].live.remote(confirmed(i))): i for i in asking_hosts if asking

@@ -149,7 +149,7 @@ class _Incoming(asyncio.Protocol):
         self._timer.cancel()
         self._source = source
         del buf[:end]
-        self._owner.answer_back(source)
+        self._owner.dial_ahead(source)  # it will be answered: open the way back now, not on the first reply
         return True
 
     def _frames(self, src: bytes | bytearray) -> int:
@@ -416,30 +416,19 @@ class SocketTransport:
         task.add_done_callback(self._connecting.discard)
         return conn, task
 
-    def answer_back(self, source: int) -> None:
-        """A host that calls this one will be answered: open the way back now, not on the first
-        response (pre-connecting both ways keeps every connect out of the traffic)."""
-        address = self._peers.get(source)
-        if address is not None and not self._closed and source not in self._out and source not in self._dead:
-            self._dial(source, address)
-
     async def connect(self, dests: Iterable[int]) -> None:
         """Open the connections to these hosts now, before the traffic: otherwise the first
         requests pay for them (at one actor per instance, 260 connects and handshakes between 65
         processes on 2 cores, in the run's first second)."""
-        tasks = []
-        for dest in dests:
-            address = self._peers.get(dest)
-            if (
-                dest == self.index
-                or dest in self._out
-                or dest in self._dead
-                or address is None
-                or self._closed
-            ):
-                continue
-            tasks.append(self._dial(dest, address)[1])
-        await asyncio.gather(*tasks)
+        await asyncio.gather(*filter(None, map(self.dial_ahead, dests)))
+
+    def dial_ahead(self, dest: int) -> asyncio.Task[None] | None:
+        """Connect to dest before anything is sent there (its requests, or the answers to a host
+        that connected to this one), unless already connected or it cannot be."""
+        address = self._peers.get(dest)
+        if self._closed or address is None or dest == self.index or dest in self._out or dest in self._dead:
+            return None
+        return self._dial(dest, address)[1]
 
     async def _connect(self, conn: _Outgoing, host: str, port: int) -> None:
         assert self._loop is not None
