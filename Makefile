@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ARCH ?= netflixoss
 DURATION ?= 10
 
-.PHONY: run test test-heavy fuzz test-phoenix lint bench bytecode clean
+.PHONY: run test test-heavy fuzz test-phoenix lint bench bytecode clean cluster-up cluster-down
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,19 @@ bench: bytecode
 	$(BIN)/python scripts/bench_transport.py
 	$(BIN)/python scripts/bench_k1_transport.py
 	$(BIN)/python scripts/bench_vs_spigo.py
+	$(BIN)/python scripts/bench_scaleout.py
+
+# A cluster of network namespaces on this machine (root): see cluster/README.md.
+ZONES ?= 3
+REGIONS ?= 1
+ZONE_RTT ?= 1ms
+REGION_RTT ?= 70ms
+LOCAL_RTT ?= 0.1ms
+cluster-up: bytecode
+	$(BIN)/python cluster/netns.py up --zones $(ZONES) --regions $(REGIONS) --zone-rtt $(ZONE_RTT) --region-rtt $(REGION_RTT) --local-rtt $(LOCAL_RTT)
+
+cluster-down:
+	$(BIN)/python cluster/netns.py down
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from pathlib import Path
 
 from nanoservices.architecture import load_architecture
 from nanoservices.config import RunConfig
-from nanoservices.messages import decode_batch, encode_batch
+from nanoservices.messages import Message, decode_batch, encode_batch
 from nanoservices.outputs.accounting import Hop, reconcile
 from nanoservices.plan import DeploymentPlan, expand
 from nanoservices.runtime.local import LocalRun
@@ -124,3 +125,76 @@ def test_hops_of_hosts_whose_counts_died_are_not_checked_but_named() -> None:
     broken = Hop(3, 4, sent=5, received=0)
     accounting = reconcile([broken], 0, 0, 0, unchecked_hosts=[4])
     assert accounting.ok and accounting.unchecked_hosts == (4,)
+
+
+class _DropFirst(deque):  # type: ignore[type-arg]
+    """A host's in-process queue that loses the first message put on it, without a word."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropped: list[Message] = []
+
+    def append(self, msg: Message) -> None:
+        if not self.dropped:
+            self.dropped.append(msg)
+            return
+        super().append(msg)
+
+
+def test_a_message_lost_between_instances_of_one_host_is_reported_with_its_self_hop(tmp_path: Path) -> None:
+    """Packed, most messages never leave their host: the hand-over between two of its instances
+    is counted at both ends too, so losing one there is NOT accounted for, with the host named."""
+    plan = lamp()
+    run = LocalRun(plan, RunConfig(arch=plan.arch, instances_per_host=100, out_dir=tmp_path))
+
+    async def drive() -> RunSummary:
+        await run.start()
+        database = next(s.name for s in plan.instances if s.service == "rds-mysql")
+        host = run.hosts[run.host_of(database)]
+        queue = host._local = _DropFirst()
+        source = next(s.name for s in plan.instances if s.package == "denominator")
+        for _ in range(TICKS):
+            run.instance(source).behaviour.tick()  # type: ignore[attr-defined]
+            await run.settle()
+        for each in run.hosts:  # the lost message's request times out at its caller
+            each.expire_due(each.clock() + run.config.request_timeout + 1)
+        await run.settle()
+        assert len(queue.dropped) == 1
+        return summarise(plan, run.config, await run.finish(), 0.0)
+
+    summary = asyncio.run(drive())
+    database_host = run.host_of(next(s.name for s in plan.instances if s.service == "rds-mysql"))
+    where = f"host {database_host} -> host {database_host} (within the host)"
+    assert summary.requests_failed == {"timeout": 1}
+    assert summary.accounting_problems == [f"{where}: 1 messages sent but neither received nor lost"]
+    lines = summary.lines()
+    assert lines[2].endswith(" + 0 in flight at shutdown: NOT accounted for")
+    assert lines[3] == f"    {where}: 1 messages sent but neither received nor lost"
+    written = json.loads((tmp_path / "summary.json").read_text())
+    assert written["accounted"] is False
+    hop = next(h for h in written["hops"] if h["from"] == h["to"] == database_host)
+    assert hop["sent"] - hop["received"] == 1 and hop["lost"] == {}
+
+
+def test_messages_between_instances_of_one_host_are_in_the_hops_line(tmp_path: Path) -> None:
+    plan = lamp()
+    run = LocalRun(plan, RunConfig(arch=plan.arch, instances_per_host=100, out_dir=tmp_path))
+
+    async def drive() -> RunSummary:
+        await run.start()
+        source = next(s.name for s in plan.instances if s.package == "denominator")
+        for _ in range(TICKS):
+            run.instance(source).behaviour.tick()  # type: ignore[attr-defined]
+            await run.settle()
+        return summarise(plan, run.config, await run.finish(), 0.0)
+
+    summary = asyncio.run(drive())
+    assert summary.accounting_problems == []
+    within = [h for h in summary.hops if h["from"] == h["to"]]
+    assert within and all(h["sent"] == h["received"] > 0 for h in within)
+    sent = sum(h["sent"] for h in summary.hops)
+    # every message handed to an instance went over a counted hop, within a host or between two
+    assert sent == summary.messages_delivered
+    inside = sum(h["sent"] for h in within)
+    hops_line = f"  hops: {sent:,} messages sent ({inside:,} within hosts) = {sent:,} received"
+    assert summary.lines()[3].startswith(hops_line)

@@ -46,6 +46,7 @@ WEEK = "604,800 seconds (a week)"
         (["-p", "0"], "-p/--scale should be greater than or equal to 1"),
         (["--lease-renewal", "0s"], f"--lease-renewal must be finite, above 0 and at most {WEEK}, got 0"),
         (["--retries", "-1"], "--retries should be greater than or equal to 0"),
+        (["--sources", "0"], "--sources should be greater than or equal to 1"),
         (
             ["--timeout", "www"],
             "Invalid value for '--timeout': 'www' is not SERVICE=DURATION (e.g. staash=500ms)",
@@ -108,6 +109,8 @@ def configs(monkeypatch: pytest.MonkeyPatch) -> list[RunConfig]:
         ([], "retries", 1),
         (["--timeout", "www=500ms", "--timeout", "memcache=1s"], "timeouts", {"www": 0.5, "memcache": 1.0}),
         ([], "timeouts", {}),
+        (["--sources", "3"], "sources", 3),
+        ([], "sources", None),
     ],
 )
 def test_run_accepts_the_edges_of_each_range(

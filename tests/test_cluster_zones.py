@@ -56,12 +56,16 @@ def test_hosts_run_on_their_zones_node(
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["accounted"]
-    placed = {row["location"]: row["node"] for row in summary["placement"]}
+    workers = {row["host"]: row["node"] for row in summary["sources"]}
+    placed = {row["location"]: row["node"] for row in summary["placement"] if row["host"] not in workers}
     for zone in ZONES:
         assert zone_of_node[placed[f"us-east-1/{zone}"]] == zone_resource("us-east-1", zone)
-    # The cross-zone elb and the global denominator belong to no zone: beside the supervisor, on
-    # the head (no zone node), so no gorilla takes the traffic source or the region's elb away.
-    assert placed["us-east-1/*"] not in zone_of_node and placed["*/*"] not in zone_of_node
+    # The cross-zone elb belongs to no zone: beside the supervisor, on the head (no zone node), so
+    # no gorilla takes the region's elb away. The denominator's traffic comes from a source worker
+    # on every node (runtime/sources.py), the first (worker 0, in Eureka) on the head.
+    assert placed["us-east-1/*"] not in zone_of_node
+    assert len(workers) == 4 and set(workers.values()) > set(zone_of_node)
+    assert summary["sources"][0]["node"] not in zone_of_node
 
 
 def test_a_plan_needing_zones_the_cluster_lacks_is_refused(
@@ -120,7 +124,12 @@ def test_a_gorilla_in_cluster_mode_removes_the_zones_node_and_its_hosts_die_with
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["accounted"], summary["accounting_problems"]
-    on_b = sorted(row["host"] for row in summary["placement"] if row["node"] == zone_b_node)
+    # A source worker there is the load's harness, not the zone's: counted before the machine goes.
+    harness = {row["host"] for row in summary["sources"] if row["node"] == zone_b_node}
+    assert len(harness) == 1
+    on_b = sorted(
+        r["host"] for r in summary["placement"] if r["node"] == zone_b_node and r["host"] not in harness
+    )
     assert on_b and summary["unchecked_hosts"] == on_b
     (gorilla,) = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     assert gorilla["kind"] == "gorilla" and gorilla["nodes"] == [zone_b_node]
@@ -131,7 +140,9 @@ def test_a_gorilla_in_cluster_mode_removes_the_zones_node_and_its_hosts_die_with
     assert gorilla["lost_hosts"] == on_b and gorilla["hosts"] == len(on_b) == gorilla["counts_lost"]
     plan = expand(load_architecture(tiny_arch))
     zone_b = {s.name for s in plan.instances if s.location == ("us-east-1", "zoneB")}
-    on_b_instances = sum(row["instances"] for row in summary["placement"] if row["node"] == zone_b_node)
+    on_b_instances = sum(
+        row["instances"] for row in summary["placement"] if row["node"] == zone_b_node and row["host"] in on_b
+    )
     assert zone_b <= set(gorilla["instances"]) and len(gorilla["instances"]) == on_b_instances
     graph = read_graph_json(out / "graph.json")
     node_of = {s.name: s.node for s in plan.instances}

@@ -55,15 +55,14 @@ def test_v1_links_with_aliases_become_dependencies() -> None:
 
 def test_v3_depends_on_and_replicas() -> None:
     document = load_compose(DATA / "voting-v3.yml")
-    # visualizer neither calls nor is called: not an entry point, so it gets no traffic.
+    # visualizer is operators' tooling, left out; the worker publishes no port: no traffic of its own.
     assert services(document) == [
         ("redis", "store", 1, 1, []),
         ("db", "store", 1, 1, []),
         ("vote", "monolith", 2, 1, ["redis"]),
         ("result", "monolith", 1, 1, ["db"]),
         ("worker", "monolith", 1, 1, ["db", "redis"]),
-        ("visualizer", "monolith", 1, 1, []),
-        ("www", "denominator", 0, 0, ["vote", "result", "worker"]),
+        ("www", "denominator", 0, 0, ["vote", "result"]),
     ]
     assert [s.get("container") for s in document["services"]][:2] == ["redis:5.0-alpine", "postgres:9.6"]
 
@@ -82,7 +81,7 @@ def test_v2_scale_depends_on_conditions_and_builds() -> None:
         ("rabbitmq", "store", 1, 1, []),
         ("queue-master", "monolith", 1, 1, ["rabbitmq"]),
         ("session-cache", "store", 1, 1, []),
-        ("www", "denominator", 0, 0, ["edge", "queue-master"]),
+        ("www", "denominator", 0, 0, ["edge"]),  # the one service that publishes a port
     ]
     containers = {s["name"]: s.get("container") for s in document["services"]}
     assert (containers["front-end"], containers["catalogue"]) == ("./front-end", "./catalogue")
@@ -310,7 +309,12 @@ def test_cli_writes_the_architecture_to_stdout() -> None:
     path = DATA / "voting-v3.yml"
     result = invoke("import-compose", str(path), "--name", "voting")
     assert result.exit_code == 0, result.stderr
-    assert result.stderr == ""
+    assert result.stderr.splitlines() == [
+        f"{path}: $.services.visualizer: observability (image dockersamples/visualizer:stable): "
+        "left out of the request graph",
+        f"{path}: $.services.vote: www (the traffic source) calls vote: publishes a port",
+        f"{path}: $.services.result: www (the traffic source) calls result: publishes a port",
+    ]
     document = json.loads(result.stdout)
     assert document == {**load_compose(path), "arch": "voting"}
     assert parse_architecture(result.stdout, "stdout", "voting").services[-1].package == "denominator"
@@ -321,7 +325,8 @@ def test_cli_writes_a_file_that_loads_as_an_architecture(tmp_path: Path) -> None
     source = str(DATA / "shop-v2.yml")
     result = invoke("import-compose", source, "-o", str(out))
     assert result.exit_code == 0, result.stderr
-    assert (result.stdout, result.stderr) == ("", f"{source}: wrote {out}\n")
+    edge = f"{source}: $.services.edge: www (the traffic source) calls edge: publishes a port"
+    assert (result.stdout, result.stderr) == ("", f"{edge}\n{source}: wrote {out}\n")
     architecture = load_architecture(out)
     assert (architecture.name, architecture.arch, len(architecture.services)) == ("shop", "shop-v2", 12)
     assert invoke("validate", str(out)).exit_code == 0
@@ -358,3 +363,156 @@ def test_cli_refuses_missing_unreadable_and_unwritable_paths(tmp_path: Path) -> 
     result = invoke("import-compose", str(DATA / "wordpress-v1.yml"), "-o", str(out))
     expected = f"{out}: cannot write: No such file or directory; choose another -o\n"
     assert (result.exit_code, result.stdout, result.stderr) == (2, "", expected)
+
+
+# --- real systems: references in environment and commands, observability, load generators -------
+
+
+def converted(stem: str) -> tuple[list[tuple[str, str, int, int, list[str]]], list[str]]:
+    notes: list[str] = []
+    path = DATA / f"{stem}.yml"
+    document = load_compose(path, notes=notes)
+    return services(document), [note.replace(f"{path}: ", "", 1) for note in notes]
+
+
+def test_sock_shop_style_edges_come_from_environment_and_commands_and_user_sim_drives_traffic() -> None:
+    found, notes = converted("sockshop-env")
+    assert found == [
+        ("edge-router", "elb", 1, 1, ["front-end"]),
+        ("front-end", "monolith", 1, 1, ["catalogue", "carts", "orders", "user"]),
+        ("catalogue", "monolith", 1, 1, ["catalogue-db"]),
+        ("catalogue-db", "store", 1, 1, []),
+        ("carts", "monolith", 1, 1, ["carts-db"]),
+        ("carts-db", "store", 1, 1, []),
+        ("orders", "monolith", 1, 1, ["orders-db", "shipping"]),
+        ("orders-db", "store", 1, 1, []),
+        ("shipping", "monolith", 1, 1, ["rabbitmq"]),
+        ("queue-master", "monolith", 1, 1, ["rabbitmq"]),
+        ("rabbitmq", "store", 1, 1, []),
+        ("user", "monolith", 1, 1, ["user-db"]),
+        ("user-db", "store", 1, 1, []),
+        ("user-sim", "denominator", 0, 0, ["edge-router"]),  # the load generator, not a monolith
+    ]
+    assert (
+        "$.services.user.environment.MONGO_HOST: user calls user-db (read from 'MONGO_HOST=user-db:27017')"
+        in notes
+    )
+    assert "$.services.carts.command: carts calls carts-db (read from '--db-host=carts-db')" in notes
+    assert notes[-2:] == [
+        "$.services.user-sim.command: user-sim calls edge-router (read from '-h edge-router')",
+        "$.services.user-sim: load generator (image weaveworksdemos/load-test:0.1.1): the traffic source, "
+        "calling edge-router",
+    ]
+
+
+def test_without_depends_on_the_addr_variables_give_the_graph_and_www_calls_the_front_door() -> None:
+    found, notes = converted("nodeps-addr")
+    assert found == [
+        ("frontend", "monolith", 1, 1, ["productcatalogservice", "cartservice", "checkoutservice"]),
+        ("productcatalogservice", "monolith", 1, 1, ["catalog-db"]),
+        ("cartservice", "monolith", 1, 1, ["redis-cart"]),
+        ("checkoutservice", "monolith", 1, 1, ["cartservice", "productcatalogservice"]),
+        ("redis-cart", "store", 1, 1, []),
+        ("catalog-db", "store", 1, 1, []),  # publishes a port, but a database is no front door
+        ("www", "denominator", 0, 0, ["frontend"]),
+    ]
+    assert len(notes) == 8
+    assert notes[-1] == "$.services.frontend: www (the traffic source) calls frontend: publishes a port"
+
+
+def test_tracing_and_metrics_services_are_left_out_of_the_request_graph_and_said_so() -> None:
+    found, notes = converted("traced-otel")
+    assert found == [
+        ("api", "monolith", 1, 1, ["orders"]),
+        ("orders", "monolith", 1, 1, ["orders-db"]),
+        ("orders-db", "store", 1, 1, []),
+        ("www", "denominator", 0, 0, ["api"]),
+    ]
+    assert notes == [
+        "$.services.jaeger: observability (image jaegertracing/all-in-one:1.52): "
+        "left out of the request graph",
+        "$.services.otel-collector: observability (image otel/opentelemetry-collector-contrib:0.91.0): "
+        "left out of the request graph",
+        "$.services.prometheus: observability (image prom/prometheus:v2.48.0): left out of the request graph",
+        "$.services.grafana: observability (image grafana/grafana:10.2.2): left out of the request graph",
+        "$.services.api.environment.ORDERS_URL: api calls orders (read from 'ORDERS_URL=http://orders:8081/orders')",
+        "$.services.api: www (the traffic source) calls api: publishes a port",
+    ]
+
+
+def test_a_locust_service_is_the_traffic_source_pointed_at_what_it_targets() -> None:
+    found, notes = converted("locust-loadgen")
+    assert found == [
+        ("web", "elb", 1, 1, ["app"]),
+        ("app", "monolith", 1, 1, ["cache", "db"]),
+        ("cache", "store", 1, 1, []),
+        ("db", "store", 1, 1, []),
+        ("loadgenerator", "denominator", 0, 0, ["web"]),
+    ]
+    assert notes[-1] == (
+        "$.services.loadgenerator: load generator (image locustio/locust:2.20.0): "
+        "the traffic source, calling web"
+    )
+
+
+def test_a_locust_without_a_target_calls_the_front_door_and_inferred_cycles_are_not_added() -> None:
+    text = (
+        "services:\n"
+        "  web:\n    image: example/web\n    ports: ['80:80']\n    environment: {API_URL: 'http://api:8080'}\n"
+        "  api:\n    image: example/api\n    environment: {WEB_HOST: web, DB_HOST: 'db:5432'}\n"
+        "  db:\n    image: postgres\n"
+        "  locust:\n    image: example/locust-runner\n"
+    )
+    notes: list[str] = []
+    assert services(convert_compose(text, "c.yml", "c", notes)) == [
+        ("web", "monolith", 1, 1, ["api"]),
+        ("api", "monolith", 1, 1, ["db"]),
+        ("db", "store", 1, 1, []),
+        ("locust", "denominator", 0, 0, ["web"]),
+    ]
+    assert (
+        "c.yml: $.services.api.environment.WEB_HOST: api -> web from 'WEB_HOST=web' not added: "
+        "it would close a cycle" in notes
+    )
+
+
+def test_a_file_of_only_observability_services_is_refused() -> None:
+    assert problems(
+        "services:\n  jaeger:\n    image: jaegertracing/all-in-one\n  grafana:\n    image: grafana/grafana\n"
+    ) == [
+        "c.yml: $.services: every service (grafana, jaeger) is observability tooling, left out of requests; "
+        "nothing to simulate"
+    ]
+
+
+def test_a_billion_replicas_is_refused_naming_the_compose_field() -> None:
+    assert problems("services:\n  web:\n    image: app\n    deploy: {replicas: 1000000000}\n") == [
+        "c.yml: $.services.web.deploy.replicas: 1,000,000,000 instances is more than the 10,000 a service "
+        "may have; lower it"
+    ]
+
+
+@pytest.mark.parametrize("name", ["x.yml.json", "shop.v2_arch.json", ".json"])
+def test_cli_refuses_an_output_name_validate_would_refuse(tmp_path: Path, name: str) -> None:
+    out = tmp_path / name
+    result = invoke("import-compose", str(DATA / "voting-v3.yml"), "-o", str(out))
+    assert result.exit_code == 2 and not out.exists()
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"{out}: the file name gives the architecture name ")
+    suggested = Path(line.rsplit("use e.g. -o ", 1)[1])
+    assert invoke("import-compose", str(DATA / "voting-v3.yml"), "-o", str(suggested)).exit_code == 0
+    assert invoke("validate", str(suggested)).exit_code == 0
+
+
+def test_a_compose_file_over_the_size_limit_is_refused_before_parsing(tmp_path: Path) -> None:
+    from nanoservices.problems import MAX_INPUT_BYTES
+
+    path = tmp_path / "big.yml"
+    with path.open("wb") as out:
+        out.truncate(MAX_INPUT_BYTES + 1)
+    result = invoke("import-compose", str(path))
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"{path}: 10,485,761 bytes is more than the 10 MiB an input file may have; "
+        "trim the file or split it\n",
+    )

@@ -231,3 +231,35 @@ def test_rollback_during_the_keep_period_is_a_status_flip(per_host: int, tmp_pat
     assert {scene.done()[name] for name in new} == {"rolled_back"}
     assert {scene.done()[name] for name in homepage(scene.plan)} == {"normal"}  # v1 ran to the run's end
     assert summary.requests_failed == {} and summary.accounted
+
+
+@pytest.mark.parametrize(("policy", "serving"), [("rollback", "v1"), ("promote", "v2")])
+def test_too_few_canary_requests_end_inconclusive_and_the_policy_decides_without_a_detection(
+    policy: str, serving: str, tmp_path: Path
+) -> None:
+    scene = Scene(100, tmp_path)
+    # homepage takes 24/42 of 20 requests/s, the canary a quarter of that: ~8 in 3 s, under the 20 needed
+    canary = Canary(share=0.25, judge=Judge(after=3.0, inconclusive=policy), keep=1.0)
+    outcome, summary = asyncio.run(
+        scene.play(Deploy(at=2.0, service="homepage", version="v2", strategy=canary))
+    )
+    assert (outcome.outcome, outcome.detected_after) == ("inconclusive", None)
+    assert outcome.resolution == ("rolled_back" if policy == "rollback" else "promoted")
+    assert outcome.to_json()["outcome"] == "inconclusive" and outcome.to_json()["detected_after"] is None
+    [judgement] = [e for e in scene.fleet.events if e.kind == EventKind.JUDGEMENT]
+    assert judgement.details["result"] == "inconclusive"
+    assert judgement.details["reasons"] == [
+        f"only {judgement.details['canary_requests']} canary requests (need 20)"
+    ]
+    decided = EventKind.ROLLBACK if policy == "rollback" else EventKind.PROMOTE
+    [event] = [e for e in scene.fleet.events if e.kind == decided]
+    assert event.details["verdict"] == "inconclusive"
+    statuses = scene.run.peers.registries[0].statuses("homepage")
+    assert {version for version, status in statuses.values() if status == UP} == {serving}
+    assert summary.requests_failed == {} and summary.accounted
+    summary.deploys = [outcome.to_json()]
+    resolved = "rolled back" if policy == "rollback" else "promoted"
+    assert [line for line in summary.lines() if line.startswith("  deploy ")] == [
+        f"  deploy homepage v1 -> v2 (canary): inconclusive ({resolved}), "
+        f"{outcome.started:.1f}-{outcome.finished:.1f} s"
+    ]

@@ -146,7 +146,7 @@ def test_chaos_kill_at_one_actor_per_instance_loses_no_span(tmp_path: Path, tiny
         assert receiver.count == created
         records = receiver.spans()
     assert missing_parents(records) == {}
-    instances = len(resolve_plan(str(tiny_arch)).instances)
+    instances = len(resolve_plan(str(tiny_arch)).instances) + max(0, len(summary["sources"]) - 1)  # workers
     assert summary["accounted"] and summary["instances_started"] == summary["instances_stopped"] == instances
     # The proxy in the victim's zone routes only to it: its requests fail, and say so in their spans.
     assert summary["requests_failed_total"] > 0

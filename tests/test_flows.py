@@ -16,7 +16,7 @@ from nanoservices.messages import Kind, Message, Status
 from nanoservices.plan import InstanceSpec
 from nanoservices.runtime import spans
 from nanoservices.tracing import HostTracing, TracingSettings, write_flows
-from nanoservices.tracing.flows import spigo_flow_text, to_spigo
+from nanoservices.tracing.flows import merge_parts, spigo_flow_text, to_spigo
 from support.otlp_receiver import missing_parents
 from support.zipkin_schema import spigo_layout_problems, spigo_v1_problems, zipkin_v2_problems
 
@@ -219,3 +219,96 @@ def test_no_file_flows_writes_nothing(tmp_path: Path) -> None:
     assert write_flows(tmp_path / "out", {"console"}, [b"[]"]) == []
     assert not (tmp_path / "out").exists()
     assert json.loads(spigo_flow_text([])) == []
+
+
+def hook_flows(path: str) -> tuple[list[dict[str, Any]], list[bytes], int]:
+    """run_hosts' traces made through the instances' span hooks on `path` (fast: records, no SDK spans)."""
+    settings = TracingSettings(flows=FLOWS, span_path=path)  # type: ignore[arg-type]
+    host_a, host_b = HostTracing(settings, "host-0"), HostTracing(settings, "host-1")
+    ips = {s.name: s.ip for s in (WWW, ELB, WEB, DB)}
+    hooks = {s.name: host_a.spans_for(s, 7, ips.__getitem__) for s in (WWW, ELB)} | {
+        s.name: host_b.spans_for(s, 7, ips.__getitem__) for s in (WEB, DB)
+    }
+
+    def send(
+        caller: InstanceSpec, callee: InstanceSpec, parent: Any, kind: Kind, at: float
+    ) -> tuple[Any, Any]:
+        msg = Message(kind=kind, sender=caller.name, target=callee.name, request_id=1, reply_to=caller.name)
+        client = hooks[caller.name].client(parent, msg, at)
+        return client, hooks[callee.name].server(msg, at + 0.001)
+
+    c1, s1 = send(WWW, ELB, None, Kind.GET_REQUEST, 1.0)
+    c2, s2 = send(ELB, WEB, s1, Kind.GET_REQUEST, 1.1)
+    c3, s3 = send(WEB, DB, s2, Kind.GET_REQUEST, 1.2)
+    for n, (span, name) in enumerate([(s3, DB), (c3, WEB), (s2, WEB), (c2, ELB), (s1, ELB), (c1, WWW)]):
+        hooks[name.name].end(span, Status.OK, 1.5 + n / 10)
+    c4, s4 = send(WEB, DB, None, Kind.REPLICATE, 3.0)
+    hooks[WEB.name].close(c4, 3.0)
+    hooks[DB.name].close(s4, 3.1)
+    c5 = hooks[WWW.name].client(
+        None, Message(kind=Kind.GET_REQUEST, sender=WWW.name, target=ELB.name, request_id=2), 4.0
+    )
+    hooks[WWW.name].end(c5, Status.TIMEOUT, 6.0)
+    parts = [host_a.flow_part(), host_b.flow_part()]
+    created = host_a.shutdown()["created"] + host_b.shutdown()["created"]
+    return merge_parts(parts), parts, created
+
+
+def without_ids(spans: list[dict[str, Any]]) -> list[str]:
+    """Zipkin spans as text, ids and times aside, each parent named by its own name, kind and service."""
+    by_id = {s["id"]: s for s in spans}
+
+    def label(s: dict[str, Any]) -> str:
+        return f"{s['name']}|{s.get('kind')}|{s['localEndpoint'].get('serviceName')}"
+
+    out = []
+    for s in spans:
+        kept = {k: v for k, v in s.items() if k not in ("traceId", "id", "parentId", "timestamp", "duration")}
+        kept["annotations"] = [a["value"] for a in s.get("annotations", [])]
+        parent = by_id.get(s.get("parentId", ""))
+        out.append(json.dumps([kept, label(parent) if parent else None], sort_keys=True))
+    return sorted(out)
+
+
+def test_span_hooks_on_both_paths_make_the_same_zipkin_spans_and_valid_flows(tmp_path: Path) -> None:
+    fast, fast_parts, fast_created = hook_flows("fast")
+    sdk, _, sdk_created = hook_flows("sdk")
+    assert fast_created == sdk_created == len(fast) == len(sdk) == 9
+    assert without_ids(fast) == without_ids(sdk)
+    assert zipkin_v2_problems(fast) == []
+    assert (
+        missing_parents(
+            [
+                {"trace_id": s["traceId"], "span_id": s["id"], "parent_span_id": s.get("parentId", "")}
+                for s in fast
+            ]
+        )
+        == {}
+    )
+    write_flows(tmp_path, set(FLOWS), fast_parts)
+    text = (tmp_path / "flow.json").read_text()
+    assert spigo_layout_problems(text) == []
+    assert spigo_v1_problems(json.loads(text)) == []
+    timed_out = [s for s in fast if "error" in s["tags"]]
+    assert [(s["tags"]["error"], s["duration"]) for s in timed_out] == [("timeout", 2_000_000)]
+
+
+def test_console_flow_on_the_fast_path_prints_one_json_line_per_record(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    tracing = HostTracing(TracingSettings(flows=frozenset({"console"})), "host-0")
+    hooks = tracing.spans_for(WWW, 7, {ELB.name: ELB.ip}.__getitem__)
+    span = hooks.client(
+        None, Message(kind=Kind.GET_REQUEST, sender=WWW.name, target=ELB.name, request_id=1), 1.0
+    )
+    hooks.end(span, Status.ERROR, 2.0)
+    assert tracing.shutdown(5)["exporters"]["console"] == {"exported": 1, "dropped": {}}
+    [line] = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert (line["name"], line["kind"], line["status"]) == (
+        "GET /webserver-elb",
+        "SpanKind.CLIENT",
+        {"status_code": "ERROR", "description": "error"},
+    )
+    assert line["attributes"]["http.response.status_code"] == 500
+    assert line["resource"]["attributes"]["service.name"] == "www"
+    assert [e["name"] for e in line["events"]] == ["exception"]

@@ -13,10 +13,21 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from nanoservices.cli import app
-from nanoservices.outputs import report, report_data
+from nanoservices.outputs import report, report_data, report_traces
 from nanoservices.outputs.graph_json import read_graph_json
 from nanoservices.problems import InputError
-from support.run_dir import DEPLOY_AT, HOSTILE, T0, Expected, write_large_graph, write_planned_run
+from nanoservices.tracing import flows
+from support.run_dir import (
+    DEPLOY_AT,
+    DRAIN,
+    HOSTILE,
+    PARTIAL,
+    SECONDS,
+    T0,
+    Expected,
+    write_large_graph,
+    write_planned_run,
+)
 
 runner = CliRunner()
 
@@ -81,9 +92,44 @@ def test_series_sum_zones_per_second_service_and_version(planned: tuple[Path, Ex
         for point in points
     }
     charted = set(series["services"])
-    assert got == {key: n for key, n in expected.items() if key[0] in charted}
+    assert got == {key: n for key, n in expected.items() if key[0] in charted and key[2] != DRAIN}
     assert len(charted) + series["omitted"] == len({row["service"] for row in table})
-    assert series["seconds"] == 1 + max(int(row["second"]) for row in table)
+    assert series["seconds"] == 1 + max(int(row["second"]) for row in table) == DRAIN + 1
+    assert series["totals"] == {s: sum(n for key, n in expected.items() if key[0] == s) for s in charted}
+
+
+def test_a_partial_last_second_is_a_rate_over_its_part_and_replies_after_the_traffic_are_left_out(
+    planned: tuple[Path, Expected],
+) -> None:
+    """The traffic ran SECONDS + PARTIAL seconds: second SECONDS covers PARTIAL of a second, so its
+    rate is its count over PARTIAL (not a drop to a fraction); second DRAIN is after the traffic."""
+    out, _ = planned
+    series = report_data.load_run(out)["series"]
+    assert series["end"] == SECONDS + PARTIAL
+    assert series["left_out"] == [DRAIN]
+    for versions in series["services"].values():
+        to_the_end = [points for points in versions.values() if points[-1][0] == SECONDS]
+        assert len(to_the_end) == 1  # the version serving at the end (v1 before a deploy ends earlier)
+        for points in versions.values():
+            assert [p[5] for p in points] == [1.0] * (len(points) - 1) + [points[-1][5]]
+        (points,) = to_the_end
+        assert points[-1][5] == PARTIAL
+        rates = sorted(p[1] / p[5] for p in points[:-1])
+        assert points[-1][1] / points[-1][5] > 0.3 * rates[len(rates) // 2]  # no drop at the end
+
+
+def test_a_second_without_replies_inside_a_series_is_a_point_with_none(tmp_path: Path) -> None:
+    write_large_graph(tmp_path, instances=5, services=2)
+    rows = ["0,s0,v1,zoneA,5,0,1.5,3", "1,s0,v1,zoneA,6,1,2,4", "3,s0,v1,zoneA,5,0,1,2"]
+    (tmp_path / "timeseries.csv").write_text(",".join(report_data.SERIES_FIELDS) + "\n" + "\n".join(rows))
+    series = report_data.load_run(tmp_path)["series"]
+    assert series["services"]["s0"]["v1"] == [
+        [0, 5, 0, 1.5, 3.0, 1.0],
+        [1, 6, 1, 2.0, 4.0, 1.0],
+        [2, 0, 0, None, None, 1.0],
+        [3, 5, 0, 1.0, 2.0, 1.0],
+    ]
+    assert series["left_out"] == []
 
 
 def test_traces_are_the_slowest_a_failed_one_and_one_across_the_deploy(
@@ -98,19 +144,81 @@ def test_traces_are_the_slowest_a_failed_one_and_one_across_the_deploy(
         t: (min(s["timestamp"] for s in group), max(s["timestamp"] + s["duration"] for s in group))
         for t, group in by_trace.items()
     }
-    shown = {t["label"]: t for t in report_data.load_run(out)["traces"]["shown"]}
+    traces = report_data.load_run(out)["traces"]
+    shown = {t["label"]: t for t in traces["shown"]}
     assert list(shown) == ["slowest", "failed", "across the first deploy"]
+    assert len({t["id"] for t in shown.values()}) == 3  # three different traces
+    assert traces["file"] == "zipkin.json" and traces["notes"] == []
     slowest = shown["slowest"]
     assert slowest["ms"] == max(end - start for start, end in bounds.values()) / 1000
     assert slowest["ms"] == (bounds[slowest["id"]][1] - bounds[slowest["id"]][0]) / 1000
     assert any(s["error"] for s in shown["failed"]["rows"])
     assert any("error" in s.get("tags", {}) for s in by_trace[shown["failed"]["id"]])
     moment = (T0 + DEPLOY_AT) * 1_000_000
-    start, end = bounds[shown["across the first deploy"]["id"]]
-    assert start <= moment <= end or start == min(s for s, e in bounds.values() if e >= moment)
+    others = {shown["slowest"]["id"], shown["failed"]["id"]}
+    after = sorted((b[0] > moment, b[0], t) for t, b in bounds.items() if b[1] >= moment and t not in others)
+    assert shown["across the first deploy"]["id"] == after[0][2]  # in flight then, else the next to start
     for trace in shown.values():
         assert len(trace["rows"]) == trace["spans"] == len(by_trace[trace["id"]])
         assert trace["rows"][0]["depth"] == 0
+        assert trace["also"] == []
+
+
+def span(trace: int, start: int, ms: int, error: bool = False) -> dict:
+    tags = {"error": "timeout"} if error else {}
+    return {"traceId": f"{trace:032x}", "id": f"{trace:016x}", "kind": "SERVER", "name": "get",
+            "timestamp": start, "duration": ms * 1000, "tags": tags}  # fmt: skip
+
+
+def test_the_slowest_trace_stands_for_the_failed_one_when_no_other_failed() -> None:
+    picked = report_traces.pick_traces([span(1, 0, 90, error=True), span(2, 10, 5)], [], T0)
+    shown = [(t["label"], t["also"], t["id"]) for t in picked["shown"]]
+    assert shown == [("slowest", ["failed"], f"{1:032x}")]
+    assert picked["notes"] == ["the slowest trace is also the failed one: no other trace failed"]
+
+
+def test_a_failed_trace_other_than_the_slowest_is_shown_beside_it() -> None:
+    spans = [span(1, 0, 90, error=True), span(2, 10, 50, error=True), span(3, 20, 5)]
+    picked = report_traces.pick_traces(spans, [], T0)
+    shown = [(t["label"], t["id"]) for t in picked["shown"]]
+    assert shown == [("slowest", f"{1:032x}"), ("failed", f"{2:032x}")]
+    assert picked["notes"] == []
+
+
+def test_a_run_with_one_trace_says_so() -> None:
+    events = [{"at": 0.0, "kind": "deploy-start"}]
+    picked = report_traces.pick_traces([span(1, int(T0 * 1e6), 5)], events, T0)
+    assert [(t["label"], t["also"]) for t in picked["shown"]] == [("slowest", ["across the first deploy"])]
+    assert picked["notes"] == [
+        "the run kept only one trace",
+        "no trace failed",
+        "the slowest trace is also the one in flight at the first deploy: no other trace was",
+    ]
+
+
+def test_without_zipkin_json_the_waterfalls_come_from_spigos_flow_json(tmp_path: Path) -> None:
+    """`--flows spigo` only: flow.json's hops (a CLIENT and its SERVER span each) are the waterfall."""
+    write_large_graph(tmp_path, instances=5, services=2)
+
+    def name(service: str) -> str:
+        return f"big.us-east-1.zoneA..{service}00...{service}.karyon"
+
+    spans = []
+    for k, (caller, callee, start, ms) in enumerate([("www", "elb", 0, 9), ("elb", "app", 1000, 7)]):
+        client = {**span(1, start, ms), "id": f"c{k:015x}", "kind": "CLIENT"}
+        client["tags"] = {"service.instance.id": name(caller), "http.response.status_code": "200"}
+        server = {**span(1, start + 100, ms - 1), "id": f"s{k:015x}", "parentId": client["id"]}
+        server["tags"] = {"service.instance.id": name(callee), "http.response.status_code": "200"}
+        if k:
+            client["parentId"] = "s000000000000000"
+        spans += [client, server]
+    (tmp_path / "flow.json").write_text(flows.spigo_flow_text(flows.to_spigo(spans)))
+    traces = report_data.load_run(tmp_path)["traces"]
+    assert traces["file"] == "flow.json" and traces["total"] == 1
+    (trace,) = traces["shown"]
+    rows = [(r["service"], r["depth"], r["name"]) for r in trace["rows"]]
+    assert rows == [("elb", 0, "get from www"), ("app", 1, "get from elb")]
+    assert trace["ms"] == 9
 
 
 def test_above_the_limit_the_graph_is_one_node_per_service_and_zone(tmp_path: Path) -> None:
@@ -196,6 +304,7 @@ def test_cli_refuses_a_run_without_a_required_file(tmp_path: Path, absent: str) 
         ("graph.json", '{"version": "spigo-0.4", "graph": [', "graph.json: not JSON"),
         ("summary.json", "[1, 2]", "summary.json: expected a JSON object"),
         ("zipkin.json", '{"spans": 1}', "zipkin.json: expected a list of spans"),
+        ("flow.json", '{"hops": 1}', "flow.json: expected spigo's list of hops"),
         ("histograms.json", "{", "histograms.json: not JSON"),
         ("events.jsonl", '{"at": 1, "kind": "promote"}\n{"at": "soon"}\n', "events.jsonl:2: not an event"),
         ("timeseries.csv", "second,service\n", "timeseries.csv:1: expected the header"),

@@ -21,7 +21,7 @@ import pytest
 from nanoservices.outputs.graph_json import read_graph_json
 from nanoservices.outputs.report import write_report
 from support.cdp import Browser, chromium_path
-from support.run_dir import Expected, write_large_graph, write_planned_run
+from support.run_dir import HOSTILE, Expected, write_large_graph, write_planned_run
 
 pytestmark = pytest.mark.skipif(
     chromium_path() is None,
@@ -156,6 +156,10 @@ def test_ten_thousand_instances_render_aggregated_per_service_and_zone(
     assert page.state["nodes"] == len(expected.groups) == 150
     assert page.state["aggregatedNote"].startswith("Aggregated: 10,000 instances are more than 2,000")
     assert page.state["events"] == 0
+    got = browser.evaluate(LAYOUT)
+    assert len(got["labels"]) == len(got["groups"]) == 150  # a label per service and zone
+    assert all(inside(label, got["cells"][cell]) for _, cell, label in got["labels"])
+    assert all(inside(node, got["cells"][cell]) for cell, node in got["nodes"])
     keep(shot, "report-screenshot-10000.png")
 
 
@@ -249,4 +253,89 @@ def test_breaker_events_draw_one_band_per_breaker_and_say_what_is_left_out(
     )
     assert bands == [["a", 1.0, 6.0], ["b", 1.5, 6.5]]
     note = browser.evaluate('document.getElementById("timeline-note").textContent')
-    assert note == "6 later circuit breaker transitions are not drawn; events.jsonl has every one."
+    labelled = browser.evaluate('document.querySelectorAll("#timeline text.event-label").length')
+    assert 0 < labelled < MAX_BREAKER_EVENTS  # a mark per event, labels where they fit
+    assert note == (
+        "6 later circuit breaker transitions are not drawn; events.jsonl has every one. "
+        f"{MAX_BREAKER_EVENTS - labelled} marks are unlabelled where labels would overlap; hover a mark, "
+        "or read the list below."
+    )
+
+
+# What a person reads off the page, measured in the browser: boxes are client rectangles.
+LAYOUT = """(() => {
+  const box = (el) => { const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  const cells = Object.fromEntries(Array.from(document.querySelectorAll("#graph g.cell"),
+    (g) => [g.dataset.cell, box(g.querySelector("rect"))]));
+  const lastY = (path) => path.getPointAtLength(path.getTotalLength()).y;
+  return {
+    cells,
+    nodes: Array.from(document.querySelectorAll("#graph circle.node"), (c) => [c.dataset.cell, box(c)]),
+    groups: Array.from(new Set(Array.from(document.querySelectorAll("#graph circle.node"),
+      (c) => [c.__data__.service, c.__data__.region, c.__data__.zone].join("|")))).sort(),
+    labels: Array.from(document.querySelectorAll("#graph text.service-label"),
+      (t) => [t.dataset.group, t.dataset.cell, box(t)]),
+    timeAxes: Array.from(document.querySelectorAll("#charts svg.chart"),
+      (svg) => Array.from(svg.querySelectorAll(".time-axis .tick text"), (t) => t.textContent)),
+    rateLines: Array.from(document.querySelectorAll("#charts path.series[data-metric=rate]"),
+      (p) => [p.dataset.service, p.dataset.version, lastY(p),
+              p.ownerSVGElement.querySelector(".time-axis").transform.baseVal[0].matrix.f]),
+    histogramAxes: Array.from(document.querySelectorAll(".hist svg"),
+      (svg) => Array.from(svg.querySelectorAll(".axis-title"), (t) => t.textContent)),
+    quantileLabels: Array.from(document.querySelectorAll(".hist svg"), (svg) =>
+      [box(svg), Array.from(svg.querySelectorAll(".quantile-label"), box)]),
+    edgeCards: document.querySelectorAll("#edge-histograms .hist").length,
+    eventLabels: Array.from(document.querySelectorAll("#timeline text.event-label"),
+      (t) => [t.textContent, box(t)]),
+    eventRows: Array.from(document.querySelectorAll("#event-list div"),
+      (d) => [d.textContent, d.scrollWidth, d.clientWidth]),
+    traceIds: Array.from(document.querySelectorAll(".trace h3"), (h) => h.textContent.split("trace ").pop()),
+    traceNote: document.getElementById("trace-note").textContent,
+  };
+})()"""
+
+
+def inside(inner: list[float], outer: list[float]) -> bool:
+    return outer[0] <= inner[0] and outer[1] <= inner[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
+
+
+def overlap(a: list[float], b: list[float]) -> bool:
+    return min(a[2], b[2]) - max(a[0], b[0]) > 0.5 and min(a[3], b[3]) - max(a[1], b[1]) > 0.5
+
+
+@pytest.mark.parametrize("size", [DESKTOP, LAPTOP], ids=["1600x1000", "1280x800"])
+def test_the_page_labels_services_time_and_latency_and_draws_no_drop_at_the_end(
+    browser: Browser, planned: tuple[Path, Expected], size: tuple[int, int]
+) -> None:
+    """Issue 18's report points: a label per service and zone inside its lane, every node inside its
+    lane, a time axis under every chart, no rate line falling to zero in the partial last second,
+    histogram axes with units and quantile labels inside, labelled timeline marks, event rows not
+    cut, and different traces."""
+    out, _ = planned
+    report = out / "report.html"
+    page = load(browser, report, size)
+    assert_clean(page, report)
+    got = browser.evaluate(LAYOUT)
+    cells = got["cells"]
+    assert all(inside(node, cells[cell]) for cell, node in got["nodes"]), "a node outside its lane"
+    assert sorted(group for group, _, _ in got["labels"]) == got["groups"]  # one per service and zone
+    for group, cell, label in got["labels"]:
+        _, region, zone = group.split("|")
+        assert cell == ("*/*" if region == "*" else f"{region}/{zone}")
+        assert inside(label, cells[cell]), group
+    assert got["timeAxes"] and all(ticks and ticks[0] == "0 s" for ticks in got["timeAxes"])
+    assert all(tick.endswith(" s") for ticks in got["timeAxes"] for tick in ticks)
+    for service, version, last_y, baseline in got["rateLines"]:
+        assert last_y < baseline - 5, f"{service} {version} drops to zero at the end"
+    units = (["latency, ms (log scale)", "requests"], ["latency, ms (log scale)", "calls"])
+    assert got["histogramAxes"] and all(titles in units for titles in got["histogramAxes"])
+    for svg, labels in got["quantileLabels"]:
+        assert all(inside(label, svg) for label in labels), "a p50/p90/p99 label clipped"
+    edges = json.loads((out / "histograms.json").read_text())["edges"]
+    assert got["edgeCards"] == min(12, len(edges)) > 0
+    assert len(got["eventLabels"]) == event_lines(out)  # every mark labelled: few events, room for all
+    boxes = [b for _, b in got["eventLabels"]]
+    assert not any(overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+    assert all(scroll <= client for _, scroll, client in got["eventRows"]), "an event row is cut"
+    assert any(HOSTILE in text for text, _, _ in got["eventRows"])
+    assert len(got["traceIds"]) == 3 == len(set(got["traceIds"]))

@@ -167,6 +167,10 @@ def test_ctrl_c_during_start_up_stops_at_once_and_writes_valid_files(tmp_path: P
         assert not any("traffic running" in line for line in seen), seen
         summary = json.loads((out / "summary.json").read_text())
         assert summary["interrupted"] is True and summary["interrupted_phase"] == "start-up"
+        # Every file the README lists for a run, events.jsonl too (empty: nothing happened)
+        for name in ("summary.json", "graph.json", "events.jsonl", "timeseries.csv", "report.html"):
+            assert (out / name).is_file(), name
+        assert (out / "events.jsonl").read_text() == ""
         assert summary["requests_issued"] == 0 and summary["accounted"] is True
         read_graph_json(out / "graph.json")  # a valid graph file, whatever registered before the stop
         assert "  interrupted during start-up: no traffic ran" in stdout.splitlines()
@@ -176,3 +180,53 @@ def test_ctrl_c_during_start_up_stops_at_once_and_writes_valid_files(tmp_path: P
         assert alive == 1  # only the zone holder
     finally:
         cluster.shutdown()
+
+
+def test_ctrl_c_during_a_deploy_records_it_interrupted_with_its_phase(
+    cluster: object, tmp_path: Path, tiny_arch: Path
+) -> None:
+    """The deploy is keeping its old group (a long keep) when Ctrl-C comes: it must not run on to
+    promote; summary.json and events.jsonl say `interrupted`, at `keep`."""
+    address = cluster.address  # type: ignore[attr-defined]
+    scenario = tmp_path / "deploy.yaml"
+    scenario.write_text(
+        "timeline:\n  - at: 1s\n    deploy: {service: app, version: v2, strategy: redblack, keep: 100s}\n"
+    )
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [
+            CLI,
+            "run",
+            str(tiny_arch),
+            "-d",
+            "120",
+            "-K",
+            "100",
+            "--scenario",
+            str(scenario),
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "RAY_ADDRESS": address},
+    )
+    try:
+        progress = lines_of(process.stderr)
+        wait_for_line(progress, "traffic-shift app", timeout=180)
+        process.send_signal(signal.SIGINT)
+        stdout, _ = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stdout
+    summary = json.loads((out / "summary.json").read_text())
+    (deploy,) = summary["deploys"]
+    assert (deploy["outcome"], deploy["phase"]) == ("interrupted", "keep")
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    kinds = [e["kind"] for e in events]
+    assert "promote" not in kinds and "group-stopped" not in kinds
+    (ended,) = [e for e in events if e["kind"] == "deploy-interrupted"]
+    assert ended["phase"] == "keep" and ended["service"] == "app"
+    assert "  deploy app v1 -> v2 (redblack): interrupted at keep, " in "\n".join(stdout.splitlines())

@@ -48,6 +48,8 @@ def test_kinds_are_the_documented_names() -> None:
         "traffic-shift",
         "judgement",
         "promote",
+        "deploy-unfinished",
+        "deploy-interrupted",
         "rollback",
         "group-stopped",
         "chaos-monkey",
@@ -60,6 +62,10 @@ def test_kinds_are_the_documented_names() -> None:
         "breaker-open",
         "breaker-half-open",
         "breaker-closed",
+        "load-change",
+        "load-end",
+        "simulator-lag-start",
+        "simulator-lag-end",
     }
     assert Event(at=0, kind="kong").kind is EventKind.KONG  # type: ignore[arg-type]
     with pytest.raises(ValueError):

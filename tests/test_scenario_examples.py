@@ -19,8 +19,9 @@ STRATEGY = {
 }
 
 
-def test_the_examples_are_the_four_documented() -> None:
-    assert sorted(p.name for p in EXAMPLES.glob("*.yaml")) == sorted([*STRATEGY, "simian-army.yaml"])
+def test_the_examples_are_the_five_documented() -> None:
+    expected = [*STRATEGY, "simian-army.yaml", "capacity-ramp.yaml"]
+    assert sorted(p.name for p in EXAMPLES.glob("*.yaml")) == sorted(expected)
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.stem)
@@ -49,3 +50,11 @@ def test_simian_army_needs_the_second_region() -> None:
         f"{path}: $.timeline[5].kong: region 'us-west-2' is not in this plan, which has us-east-1; "
         "run with --regions 2 or more"
     ]
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGY))
+def test_each_deploy_example_names_the_packing_it_finishes_at(name: str) -> None:
+    """At the default -K 1 a new group is new Ray processes, whose start can outlast the run (the
+    deploy is then reported unfinished): each example's command names the -K its comment holds for."""
+    commands = [line for line in (EXAMPLES / name).read_text().splitlines() if "nanoservices run" in line]
+    assert commands and all(" -K 100 " in line for line in commands), commands

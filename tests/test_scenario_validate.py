@@ -69,7 +69,7 @@ BAD_LINES = {
     "(until at least 26s); start it later",
     "$.timeline[14].colour: unknown key 'colour'; remove it or use one of: at, every, from, until, for, "
     "deploy, "
-    "rollback, monkey, gorilla, kong, latency, errors, partition",
+    "rollback, monkey, gorilla, kong, latency, errors, partition, load",
     "$.timeline[15].deploy.steps[1]: steps must increase: 25% is not above 50%",
     "$.timeline[16].partition[1]: us-east-1/zoneA is listed twice; give each side once, without overlap",
     "$.timeline[17].deploy.share: share 0% is not above 0%; give a share such as 10% or 0.1",
@@ -80,7 +80,7 @@ BAD_LINES = {
     "(kong takes a region)",
     "$.timeline[20].kong: kong takes a whole region such as us-east-1; for one zone use gorilla",
     "$.timeline[21]: no action; give one of deploy, rollback, monkey, gorilla, kong, latency, errors, "
-    "partition",
+    "partition, load",
     "$.timeline[22]: 2 actions (gorilla, kong) in one entry; give each its own entry",
     "$.timeline[23].deploy.judge.after: the canary's judgement at 35s (25s + 10s) comes after the end of "
     "the run "
@@ -248,7 +248,8 @@ def test_latency_short_forms(plan: DeploymentPlan, text: str, value: object) -> 
         ("timeline: 5\n", "$.timeline: should be a list, got a number"),
         (
             "timelines: []\n",
-            "$.timelines: unknown key 'timelines'; remove it or use one of: description, versions, timeline",
+            "$.timelines: unknown key 'timelines'; remove it or use one of: description, versions, timeline, "
+            "capacity",
         ),
         (
             "timeline:\n  - {at: 1s, deploy: {service: homepage, version: 2}}\n",

@@ -113,7 +113,7 @@ def test_the_achieved_rate_is_per_second_the_sources_ticked_not_per_second_of_th
                   requested_rate=200.0, traffic_seconds=10.3, source_seconds=19.5,
                   traffic_sources=2)  # fmt: skip
     assert [line for line in ran.lines() if line.startswith("  traffic: ")] == [
-        "  traffic: 200 requests/s achieved of 200 asked"
+        "  traffic: 200 requests/s achieved of 200 asked, over 9.8 s of traffic"
     ]
     old = summary(requests_issued=1950, requests_completed=1950, requests_failed={}, requests_in_flight=0,
                   requested_rate=200.0, traffic_seconds=10.3)  # fmt: skip

@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind, Tracer
 
+from nanoservices.messages import Kind, Message, Status
 from nanoservices.plan import InstanceSpec
 from nanoservices.tracing import HostTracing, TracingSettings
 from nanoservices.tracing.processor import CountingSpanProcessor, Lane
@@ -227,4 +228,72 @@ def test_export_threads_are_stopped_after_shutdown(receiver: OtlpReceiver) -> No
     tracing = HostTracing(settings, "host-0")
     make_spans([tracing.tracer_for(spec(1))], 5)
     tracing.shutdown(5)
+    assert [lane.name for lane in tracing.processor.lanes if lane.alive] == []
+
+
+def make_records(tracing: HostTracing, specs: Sequence[InstanceSpec], hops: int) -> int:
+    """`hops` client/server pairs through the instances' span hooks (records on the fast path)."""
+    ips = {s.name: s.ip for s in specs}
+    hooks = [tracing.spans_for(s, 1, ips.__getitem__) for s in specs]
+    for n in range(hops):
+        caller, callee = specs[n % len(specs)], specs[(n + 1) % len(specs)]
+        msg = Message(kind=Kind.GET_REQUEST, sender=caller.name, target=callee.name, request_id=n)
+        client = hooks[n % len(specs)].client(None, msg, 100.0 + n)
+        server = hooks[(n + 1) % len(specs)].server(msg, 100.0 + n)
+        hooks[(n + 1) % len(specs)].end(server, Status.OK, 100.5 + n)
+        hooks[n % len(specs)].end(client, Status.OK, 101.0 + n)
+    return 2 * hops
+
+
+@pytest.mark.parametrize("path", ["fast", "sdk"])
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_span_hooks_on_either_path_are_counted_exactly_with_the_configured_resource(
+    receiver: OtlpReceiver, protocol: str, path: str
+) -> None:
+    url = receiver.otlp_grpc_endpoint if protocol == "grpc" else f"http://127.0.0.1:{receiver.http_port}"
+    environ = {"OTEL_RESOURCE_ATTRIBUTES": "team=sre"}
+    settings = TracingSettings.from_options([url], protocol, "x-test=1", [], environ, path)
+    assert settings is not None
+    tracing = HostTracing(settings, "host-7")
+    specs = [spec(1), spec(2, zone="zoneB", service="db")]
+    created = make_records(tracing, specs, 2_500)
+
+    result = tracing.shutdown(10)
+
+    name = settings.endpoints[0].name
+    assert result == {"created": created, "exporters": {name: {"exported": created, "dropped": {}}}}
+    assert receiver.wait_for(created, timeout=10) and receiver.count == created
+    assert receiver.missing_parents() == {}
+    resources = {r.resource["service.instance.id"]: r.resource for r in receiver.spans()}
+    assert resources[specs[1].name] == dict(tracing.resource_for(specs[1]).attributes) | {
+        "host.ip": ["54.198.0.2"]
+    }
+    assert resources[specs[1].name]["team"] == "sre"
+
+
+def test_fast_records_fill_a_slow_backends_queue_and_the_drops_are_counted(receiver: OtlpReceiver) -> None:
+    receiver.simulate(delay_s=0.3)
+    endpoints = TracingSettings.from_options([receiver.otlp_grpc_endpoint], "grpc", None, [], {}).endpoints  # type: ignore[union-attr]
+    settings = TracingSettings(endpoints=endpoints, queue_size=200, max_export_batch=50, shutdown_timeout_s=5)
+    tracing = HostTracing(settings, "host-0")
+    created = make_records(tracing, [spec(1), spec(2)], 2_000)
+
+    result = tracing.shutdown()
+
+    accounted(result)
+    counts = result["exporters"][endpoints[0].name]
+    assert counts["dropped"].get("queue_full", 0) > 0
+    assert 0 < counts["exported"] <= receiver.count
+    assert created == result["created"]
+
+
+def test_fast_records_to_a_closed_port_are_all_counted_as_dropped() -> None:
+    settings = TracingSettings.from_options([f"http://127.0.0.1:{closed_port()}"], "grpc", None, [], {})
+    assert settings is not None
+    tracing = HostTracing(settings, "host-0")
+    created = make_records(tracing, [spec(1), spec(2)], 1_000)
+    result = tracing.shutdown()
+    counts = result["exporters"][settings.endpoints[0].name]
+    assert result["created"] == created
+    assert counts["exported"] == 0 and sum(counts["dropped"].values()) == created
     assert [lane.name for lane in tracing.processor.lanes if lane.alive] == []

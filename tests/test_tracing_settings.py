@@ -218,3 +218,41 @@ def test_problems_from_several_inputs_are_reported_together() -> None:
     with pytest.raises(InputError) as caught:
         settings(["nope"], "carrier-pigeon", flows=["jaeger"])
     assert {p.source for p in caught.value.problems} == {"--otlp-endpoint", "--otlp-protocol", "--flows"}
+
+
+def test_span_path_defaults_to_fast_and_sdk_is_selectable() -> None:
+    chosen = settings(["http://127.0.0.1:4317"])
+    assert chosen is not None and chosen.span_path == "fast"
+    sdk = TracingSettings.from_options(["http://127.0.0.1:4317"], None, None, [], {}, "sdk")
+    assert sdk is not None and sdk.span_path == "sdk"
+
+
+def test_an_unknown_span_path_is_one_line_naming_the_flag_and_exits_2() -> None:
+    from typer.testing import CliRunner
+
+    from nanoservices.cli import app
+
+    with pytest.raises(InputError) as error:
+        TracingSettings.from_options([], None, None, [], {}, "quick")
+    assert [str(p) for p in error.value.problems] == [str(error.value.problems[0])]
+    assert "--span-path" in str(error.value) and "fast or sdk" in str(error.value)
+    result = CliRunner().invoke(app, ["run", "lamp", "--span-path", "quick"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.output.strip().splitlines() == [
+        line for line in result.output.strip().splitlines() if "--span-path" in line
+    ]
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_each_run_has_its_own_run_id_so_a_seed_repeated_sends_new_ids() -> None:
+    from nanoservices.tracing.ids import IdSource
+
+    first, second = settings(["http://127.0.0.1:4317"]), settings(["http://127.0.0.1:4317"])
+    assert first is not None and second is not None
+    assert first.run_id != second.run_id
+    same_seed = [IdSource(7, "host-0", s.run_id) for s in (first, second)]
+    assert same_seed[0].span_id() != same_seed[1].span_id()
+    assert same_seed[0].traces_of("www").next() != same_seed[1].traces_of("www").next()
+    again = IdSource(7, "host-0", first.run_id)
+    assert again.traces_of("www").next() == IdSource(7, "host-0", first.run_id).traces_of("www").next()

@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
-from nanoservices.problems import InputError, Problem
+from nanoservices.problems import MAX_INPUT_BYTES, InputError, Problem, too_large
 from nanoservices.scenario.actions import VersionBehaviour
 from nanoservices.scenario.distributions import ErrorRate
-from nanoservices.scenario.schema import Latency, LatencySpec, Rate
+from nanoservices.scenario.schema import CapacitySpec, Latency, LatencySpec, Rate
 
 CROSS_REGION = "eureka"  # a dependency that is not a service: "register with every region's Eureka"
 
@@ -44,14 +44,17 @@ class Service(BaseModel):
     # a scenario's `versions:` profiles are ("20ms", {median, p99}, {p50, p90, p99}; 0.02 or "2%").
     latency: Latency = None
     errors: Rate = None
+    # nanoservices extension: workers, queue and service time per instance (docs/architecture-format.md).
+    capacity: CapacitySpec | None = None
 
     def profile(self) -> VersionBehaviour | None:
-        """The behaviour its instances start with; None when the file gives neither field."""
-        if self.latency is None and self.errors is None:
+        """The behaviour its instances start with; None when the file gives none of the fields."""
+        if self.latency is None and self.errors is None and self.capacity is None:
             return None
         return VersionBehaviour(
             self.latency.to_model() if self.latency is not None else None,
             ErrorRate(self.errors) if self.errors is not None else None,
+            self.capacity.to_capacity() if self.capacity is not None else None,
         )
 
     @property
@@ -89,6 +92,9 @@ def load_architecture(path: Path | str, name: str | None = None) -> Architecture
     path = Path(path)
     source = str(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_INPUT_BYTES:  # refused before reading: parsing a huge file takes minutes
+            raise InputError([Problem(source, "", too_large(size))])
         text = path.read_bytes()
     except FileNotFoundError:
         raise InputError(
@@ -255,6 +261,8 @@ _HINTS = {
 def _known_keys(loc: tuple[int | str, ...]) -> str:
     if len(loc) > 3 and loc[2] == "latency":
         return ", ".join(field.alias or key for key, field in LatencySpec.model_fields.items())
+    if len(loc) == 4 and loc[2] == "capacity":
+        return ", ".join(CapacitySpec.model_fields)
     model = Architecture if len(loc) <= 1 else Service
     return ", ".join(k for k in model.model_fields if k != "name" or model is Service)
 

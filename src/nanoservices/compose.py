@@ -3,6 +3,8 @@
 spigo's compose2arch did this for one demo; this version reads any compose file a user has,
 guesses each service's behaviour from its image, and adds a denominator so the result runs and
 generates traffic. Every problem in the file is reported together, located by its YAML key path.
+Edges beyond depends_on/links, observability left out, and the traffic source at the front door
+come from compose_refs.py (reading) and compose_graph.py (the graph), each inference one note.
 
 Application services become `monolith` (spigo's choice), proxies `elb`: both forward to any zone.
 The zone-local karyon and zuul would leave every replica outside the zone of a single-instance
@@ -21,13 +23,13 @@ from typing import Any
 import yaml
 
 from nanoservices.architecture import CROSS_REGION, parse_architecture
-from nanoservices.problems import InputError, Problem
+from nanoservices.compose_graph import STORE, TRAFFIC, TRAFFIC_NAME, Inference
+from nanoservices.compose_refs import role
+from nanoservices.problems import MAX_INPUT_BYTES, InputError, Problem, too_large
 
-STORE = "store"
 PROXY = "elb"
 APP = "monolith"
-TRAFFIC = "denominator"
-TRAFFIC_NAME = "www"
+__all__ = ["STORE", "TRAFFIC", "TRAFFIC_NAME", "convert_compose", "guess_package", "load_compose", "to_json"]
 
 # Image names (any path component, tag removed) that are databases, caches or brokers: endpoints.
 STORE_IMAGES = frozenset({
@@ -43,13 +45,18 @@ PROXY_IMAGES = frozenset({
     "httpd", "kong", "varnish",
 })  # fmt: skip
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+MAX_REPLICAS = 10_000  # instances of one service: more would not fit one machine
 
 
-def load_compose(path: Path | str, name: str | None = None) -> dict[str, Any]:
-    """The architecture document for a compose file; `name` defaults to the file's stem."""
+def load_compose(path: Path | str, name: str | None = None, notes: list[str] | None = None) -> dict[str, Any]:
+    """The architecture document for a compose file; `name` defaults to the file's stem. Each
+    inference (an edge read from an environment value, a service left out) is appended to `notes`."""
     path = Path(path)
     source = str(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise InputError([Problem(source, "", too_large(size))])
         text = path.read_bytes()
     except FileNotFoundError:
         raise InputError(
@@ -57,19 +64,32 @@ def load_compose(path: Path | str, name: str | None = None) -> dict[str, Any]:
         ) from None
     except OSError as exc:
         raise InputError([Problem(source, "", f"cannot read: {exc.strerror}")]) from None
-    return convert_compose(text, source, name or path.stem)
+    return convert_compose(text, source, name or path.stem, notes)
 
 
-def convert_compose(text: bytes | str, source: str, name: str) -> dict[str, Any]:
+def convert_compose(
+    text: bytes | str, source: str, name: str, notes: list[str] | None = None
+) -> dict[str, Any]:
     """Compose YAML to a validated architecture document (a dict that json.dumps writes as spigo's)."""
     services, root = _services_mapping(_parse_yaml(text, source), source)
     reader = _Reader(source)
-    converted = [
-        reader.service(svc_name, body, f"{root}{_key(svc_name)}") for svc_name, body in services.items()
-    ]
+    roles = {str(svc): role(str(svc), body) for svc, body in services.items()}
+    left_out = {svc for svc, (kind, _) in roles.items() if kind == "observability"}
+    bodies = {
+        str(svc): (body, f"{root}{_key(svc)}") for svc, body in services.items() if str(svc) not in left_out
+    }
+    if not bodies:
+        names = ", ".join(sorted(left_out))
+        message = (
+            f"every service ({names}) is observability tooling, left out of requests; nothing to simulate"
+        )
+        raise InputError([Problem(source, root, message)])
+    converted = [reader.service(svc, body, where) for svc, (body, where) in bodies.items()]
     known = {service["name"] for service in converted}
     for service in converted:
         for dep, where in service.pop("_deps"):
+            if dep in left_out:
+                continue
             if dep not in known:
                 top = "'services'" if root == "$.services" else "the top level"
                 reader.bad(where, f"unknown service {dep!r}; define it under {top} or remove this dependency")
@@ -78,7 +98,13 @@ def convert_compose(text: bytes | str, source: str, name: str) -> dict[str, Any]
     reader.problems.extend(_cycle_problems(converted, root, source))
     if reader.problems:
         raise InputError(reader.problems)
-    converted.append(_traffic_source(converted))
+    said: list[Problem] = []
+    for svc in sorted(left_out, key=list(roles).index):
+        where = f"{root}{_key(svc)}"
+        said.append(Problem(source, where, f"observability ({roles[svc][1]}): left out of the request graph"))
+    Inference(converted, bodies, left_out, said, source).run(roles)
+    if notes is not None:
+        notes.extend(str(note) for note in said)
     architecture = {
         "arch": name,
         "version": "arch-0.1",
@@ -228,6 +254,10 @@ class _Reader:
             self.bad(
                 key, f"needs at least 1 instance to simulate, got {value}; raise it or remove the service"
             )
+        elif value > MAX_REPLICAS:
+            self.bad(
+                key, f"{value:,} instances is more than the {MAX_REPLICAS:,} a service may have; lower it"
+            )
         else:
             return value
         return 1
@@ -298,22 +328,6 @@ def _cycle_problems(converted: list[dict[str, Any]], root: str, source: str) -> 
                 path.append(dep)
                 pending.append(iter(graph[dep]))
     return problems
-
-
-def _traffic_source(converted: list[dict[str, Any]]) -> dict[str, Any]:
-    """One denominator calling the entry points: services nothing depends on that depend on others.
-
-    A file of independent services has no such entry, so then every service nothing depends on is one.
-    """
-    depended_on = {dep for service in converted for dep in service["dependencies"]}
-    roots = [s["name"] for s in converted if s["name"] not in depended_on]
-    callers = {s["name"] for s in converted if s["dependencies"]}
-    entries = [name for name in roots if name in callers]
-    names = {service["name"] for service in converted}
-    name, n = TRAFFIC_NAME, 1
-    while name in names:
-        name, n = f"{TRAFFIC_NAME}-{n}", n + 1
-    return {"name": name, "package": TRAFFIC, "count": 0, "regions": 0, "dependencies": entries or roots}
 
 
 def _key(name: Any) -> str:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from nanoservices import defaults
 from nanoservices.builtin import MIGRATION
 from nanoservices.packages.base import BehaviourSettings
 
@@ -29,27 +30,30 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     arch: str
-    duration: float = 10.0  # seconds
-    scale: int = Field(default=100, ge=1)  # percent (fsm: number of pirates)
-    regions: int = Field(default=1, ge=1)
-    step: int = Field(default=0, ge=0)  # migration step, spigo's -s
-    seed: int = 1
-    rate: float = 100.0  # requests per second per denominator (spigo: chat 10ms)
-    poll_interval: float = 1.0  # Eureka poll, spigo's -u
-    request_timeout: float = 2.0
-    # Eureka heartbeat (Eureka's 30 s, scaled); leases last 3 periods. 1 s heartbeats from 65
-    # one-instance hosts took much of a 2-core machine's CPU.
-    lease_renewal: float = 5.0
-    retries: int = Field(default=1, ge=0, le=100)  # Ribbon's MaxAutoRetriesNextServer; 0: no retries
+    # Defaults (and why) in nanoservices.defaults, which the CLI and the runtime read too.
+    duration: float = defaults.DURATION  # seconds
+    scale: int = Field(default=defaults.SCALE, ge=1)  # percent (fsm: number of pirates)
+    regions: int = Field(default=defaults.REGIONS, ge=1)
+    step: int = Field(default=defaults.STEP, ge=0)  # migration step, spigo's -s
+    seed: int = defaults.SEED
+    rate: float = defaults.RATE  # requests per second per denominator
+    poll_interval: float = defaults.POLL_INTERVAL  # Eureka poll, spigo's -u
+    request_timeout: float = defaults.REQUEST_TIMEOUT
+    lease_renewal: float = defaults.LEASE_RENEWAL  # Eureka heartbeat; leases last 3 periods
+    retries: int = Field(default=defaults.RETRIES, ge=0, le=100)  # Ribbon's; 0: no retries
+    retry_timeouts: bool = False  # a timed-out GET is retried on the next server too (idempotent)
     # Per dependency (Hystrix's per-command timeout): service -> seconds its callers wait for it;
     # the others wait request_timeout.
     timeouts: dict[str, float] = Field(default_factory=dict)
-    max_in_flight: int = Field(default=64, ge=0)  # per traffic source; 0 = open loop, no limit
-    instances_per_host: int = Field(default=1, ge=1)
+    max_in_flight: int = Field(default=defaults.MAX_IN_FLIGHT, ge=0)  # per traffic source; 0: no limit
+    # Workers per traffic source (runtime/sources.py), sharing its rate; None: one per node in a
+    # cluster, one per core on one machine (Ray runs; an in-process run keeps one).
+    sources: int | None = Field(default=None, ge=1, le=1024)
+    instances_per_host: int = Field(default=defaults.INSTANCES_PER_HOST, ge=1)
     # How hosts send each other messages: direct sockets (the data plane), or Ray actor calls
     # (the old path, kept so both can be measured in one run).
-    transport: Literal["socket", "ray"] = "socket"
-    chaos: bool = True
+    transport: Literal["socket", "ray"] = defaults.TRANSPORT
+    chaos: bool = defaults.CHAOS
     out_dir: Path | None = None
     graphml: bool = False
     reduce_names: bool = False  # spigo's -f: one graph node per service and zone
@@ -60,6 +64,12 @@ class RunConfig(BaseModel):
     args: tuple[str, ...] = ()  # the command line, recorded in the graph file header
     scenario_file: Path | None = None  # --scenario: the run's timeline (deploys, chaos)
     deploys: tuple[str, ...] = ()  # --deploy service@version[:strategy] shortcuts
+    arrivals: Literal["uniform", "poisson"] = (
+        defaults.ARRIVALS
+    )  # traffic sources' arrivals (open-model Poisson)
+    # (service, load.RateSchedule) per traffic source with `load:` actions, set from the scenario
+    # once it is read (simulation.py); typed loosely, never given on the command line.
+    load: tuple[Any, ...] = ()
 
     @field_validator(*_RANGES)
     @classmethod
@@ -101,4 +111,9 @@ class RunConfig(BaseModel):
 
     @property
     def behaviour_settings(self) -> BehaviourSettings:
-        return BehaviourSettings(request_interval=1.0 / self.rate, regions=self.regions)
+        return BehaviourSettings(
+            request_interval=1.0 / self.rate,
+            regions=self.regions,
+            load=self.load,
+            poisson=self.arrivals == "poisson",
+        )

@@ -40,6 +40,7 @@ class InstanceSpec:
     version: str = "v1"
     ring: tuple[tuple[str, int], ...] = ()  # priamCassandra: (member full name, token), sorted by token
     profile: VersionBehaviour | None = None  # service time and error rate per request served; None: none
+    source_worker: int = -1  # a traffic source's worker index (runtime/sources.py); -1: not a worker
 
     @property
     def registry_scope(self) -> str:

@@ -24,3 +24,16 @@ class InputError(Exception):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+# Architecture, scenario and compose files larger than this are refused before parsing: the
+# largest shipped file is a few KiB, and a 50 MB scenario took 25 s to load.
+MAX_INPUT_BYTES = 10 * 1024 * 1024
+
+
+def too_large(size: int) -> str:
+    """The problem line for an input file over MAX_INPUT_BYTES."""
+    return (
+        f"{size:,} bytes is more than the {MAX_INPUT_BYTES >> 20} MiB an input file may have; "
+        "trim the file or split it"
+    )

@@ -40,13 +40,46 @@ def run(
         from nanoservices.catalog import resolve_plan
 
         plan = resolve_plan(config.arch, config.scale, config.regions, config.step)
-    from nanoservices.scenario.binding import run_scenario
+    from nanoservices.scenario.binding import run_scenario, skipped_chaos, skipped_line, with_running_profiles
 
     _check_timeouts(plan, config)
-    scenario = run_scenario(config.scenario_file, config.deploys, plan, config.duration)
+    scenario = run_scenario(config.scenario_file, config.deploys, plan, config.duration, config.rate)
+    plan, scenario = with_running_profiles(plan, scenario)  # `versions:` of a starting version: from t=0
+    if scenario is not None and scenario.schedules(config.rate):  # `load:` actions: each source's rate
+        config = config.model_copy(update={"load": scenario.schedules(config.rate)})
+    skipped = [] if config.chaos else skipped_chaos(scenario)
+    if skipped and on_progress is not None:
+        on_progress(skipped_line(skipped, str(config.scenario_file)))
     if config.out_dir is None:
         config = config.model_copy(update={"out_dir": default_out_dir(plan.arch)})
     _check_out_dir(config.out_dir)
+    if config.tracing is not None and config.tracing.endpoints:  # the expected record, for verify
+        tracing = config.tracing.model_copy(update={"expected_dir": str(config.out_dir)})
+        config = config.model_copy(update={"tracing": tracing})
+    began: list[bool] = []  # set once the supervisor runs: from then on it writes the files
+    try:
+        result = _simulate(plan, config, started_at, scenario, on_progress, on_live, began)
+    except KeyboardInterrupt:  # before the supervisor ran (Ray starting): still every file, no traffic
+        if began:
+            raise  # a second Ctrl-C while it shut down: killed, as the first one's line said
+        if on_progress is not None:
+            on_progress("interrupted during start-up: no traffic ran")
+        result = _not_started(plan, config)
+    summary = summarise(plan, config, {**result, "skipped_actions": skipped}, time.time() - started_at)
+    _write_report(summary, Path(str(config.out_dir)), on_progress)
+    return summary
+
+
+def _simulate(
+    plan: DeploymentPlan,
+    config: RunConfig,
+    started_at: float,
+    scenario: Any,
+    on_progress: Callable[[str], None] | None,
+    on_live: Callable[[Progress], None] | None,
+    began: list[bool],
+) -> dict[str, Any]:
+    """Start Ray (or join it), run the supervisor, and hand back its result."""
     from nanoservices.runtime.connection import ray_session
 
     with ray_session(config.address) as ray:
@@ -63,6 +96,7 @@ def run(
             plan, config, started_at, local_node, scenario
         )
         result_ref = supervisor.run.remote()
+        began.append(True)
         report = _ProgressReporter(ray, supervisor, on_progress, on_live)
         try:
             result = _wait(ray, result_ref, None, report)
@@ -72,9 +106,23 @@ def run(
             result = _wait(ray, result_ref, STOP_GRACE, report)
         finally:
             ray.kill(supervisor, no_restart=True)
-    summary = summarise(plan, config, result, time.time() - started_at)
-    _write_report(summary, Path(str(config.out_dir)), on_progress)
-    return summary
+    return result  # type: ignore[no-any-return]
+
+
+def _not_started(plan: DeploymentPlan, config: RunConfig) -> dict[str, Any]:
+    """A run stopped before its supervisor started: an empty graph and event log, and the
+    result of a start-up interrupted with nothing up, so the run's files are all written."""
+    from nanoservices.outputs.graph_json import write_graph_json
+    from nanoservices.scenario.events import EventLog
+
+    out = Path(str(config.out_dir))
+    EventLog(out).close()
+    counts = write_graph_json(out / "graph.json", plan.arch, config.args, [], reduce=config.reduce_names)
+    return {
+        "arch": plan.arch, "hosts": 0, "instances_planned": len(plan.instances), "instances_killed": 0,
+        "hosts_died": {}, "unchecked_hosts": [], "stats": {}, "events": [], "flow_files": [],
+        "graph": {"files": [str(out / "graph.json")], **counts}, "interrupted": True, "phase": "start-up",
+    }  # fmt: skip
 
 
 def _write_report(summary: RunSummary, out: Path, on_progress: Callable[[str], None] | None) -> None:
@@ -119,13 +167,15 @@ class _ProgressReporter:
                 for line in lines[self._seen :]:
                     self._on_progress(line)
                 self._seen = len(lines)
-        if self._on_live is not None and time.monotonic() >= self._next_live:
+        # Asked even with no one to show them to: the supervisor keeps every host's last live
+        # figures, what the summary still knows of a host whose counts die with it.
+        if time.monotonic() >= self._next_live:
             self._next_live = time.monotonic() + LIVE_EVERY
             ready, _ = self._ray.wait([self._supervisor.live.remote()], timeout=1.0)
             if ready:
                 answer = self._ray.get(ready[0])
-                if answer["elapsed"] > 0 and not answer["stopping"]:  # while traffic runs
-                    self._on_live(self._totals.update(answer))
+                if self._on_live is not None and answer["elapsed"] > 0 and not answer["stopping"]:
+                    self._on_live(self._totals.update(answer))  # while traffic runs
 
 
 def _wait(ray: Any, ref: Any, timeout: float | None, report: _ProgressReporter) -> Any:

@@ -11,9 +11,13 @@ from nanoservices.config import RunConfig
 from nanoservices.outputs.accounting import MAX_PROBLEM_LINES, hops_from, reconcile
 from nanoservices.outputs.eureka import eureka_lines
 from nanoservices.outputs.histogram import RELATIVE_ERROR
+from nanoservices.outputs.lag_outputs import lag_lines, lag_summary, write_lag
 from nanoservices.outputs.phases import phase_line, phases
 from nanoservices.outputs.series import write_series
 from nanoservices.plan import DeploymentPlan
+from nanoservices.runtime.lost_counts import issued_unknown, lost_lines
+from nanoservices.runtime.sources import limit_phrase as worker_limit
+from nanoservices.runtime.sources import worker_lines, worker_rows
 from nanoservices.runtime.stats import latency_quantile
 
 
@@ -54,6 +58,7 @@ class RunSummary:
     instances_uncounted: int = 0  # instances on hosts whose counts died with them (they did start)
     host_memory_bytes: int = 0  # proportional set size of all host processes, after discovery
     placement: list[dict[str, Any]] = field(default_factory=list)  # host, location, Ray node, instances
+    sources: list[dict[str, Any]] = field(default_factory=list)  # traffic source workers (runtime/sources.py)
     spans: dict[str, Any] = field(
         default_factory=dict
     )  # created, and per exporter exported/dropped by reason
@@ -68,6 +73,12 @@ class RunSummary:
     hops: list[dict[str, Any]] = field(default_factory=list)
     accounting_problems: list[str] = field(default_factory=list)
     unchecked_hosts: list[int] = field(default_factory=list)  # hosts whose counts died with them
+    # Per such host: why, what ran there and its last live figures (runtime/lost_counts.py); the
+    # requests it issued by them are in requests_issued, and in requests_lost_with_hosts.
+    counts_lost: list[dict[str, Any]] = field(default_factory=list)
+    requests_lost_with_hosts: int = 0
+    # Per incident whose change did not take hold on every host: which hosts applied it, which failed
+    incidents_failed: list[dict[str, Any]] = field(default_factory=list)
     # fsm: the opening moves the supervisor sent, how many the hosts counted delivered, in seconds
     fsm: dict[str, float] | None = None
     # Per Simian Army incident: entry requests before, during and after it, and its recovery time
@@ -84,15 +95,24 @@ class RunSummary:
     # rate is per second of ticking, not of the run (which also holds their hosts' start-up).
     source_seconds: float = 0.0
     traffic_sources: int = 0
+    # The scenario's chaos actions --no-chaos left out: kind, target, at (until), origin in the file
+    skipped_actions: list[dict[str, Any]] = field(default_factory=list)
+    # How late the hosts' timers fired (outputs/lag_outputs.py): episodes over the threshold, and
+    # the share of the traffic's seconds inside one (latency there is the machine's, not the model's)
+    simulator_lag: dict[str, Any] = field(default_factory=dict)
 
     @property
     def requests_failed_total(self) -> int:
         return sum(self.requests_failed.values())
 
     @property
-    def accounted(self) -> bool:
-        """Every issued request ended or is held in flight, and every hop's two ends agree."""
-        return not self.accounting_problems
+    def accounted(self) -> bool | str:
+        """True: every issued request ended or is held in flight, and every hop's two ends agree.
+        False: something does not add up (a host's requests died with it, too). "unchecked": what
+        was checked adds up, but some host's counts died with it, so its hops were not checked."""
+        if self.accounting_problems:
+            return False
+        return "unchecked" if self.unchecked_hosts else True
 
     @property
     def messages_lost(self) -> dict[str, int]:
@@ -104,7 +124,9 @@ class RunSummary:
 
     @property
     def spans_dropped(self) -> int:
-        return sum(sum(e.get("dropped", {}).values()) for e in self.spans.get("exporters", {}).values())
+        exporters = self.spans.get("exporters", {})
+        lanes = [e for name, e in exporters.items() if not name.startswith("record:")]  # not record sinks
+        return sum(sum(e.get("dropped", {}).values()) for e in lanes)
 
     def span_lines(self) -> list[str]:
         if not self.spans:
@@ -114,6 +136,12 @@ class RunSummary:
             dropped = counts.get("dropped", {})
             reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(dropped.items()) if v) or "none"
             exported = counts.get("exported", 0)
+            if name.startswith("record:"):  # a record sink (verify's expected record), not an export
+                out.append(
+                    f"    {name[len('record:'):]} record: {exported:,} recorded, "
+                    f"{sum(dropped.values()):,} dropped ({reasons})"
+                )
+                continue
             out.append(f"    {name}: {exported:,} exported, {sum(dropped.values()):,} dropped ({reasons})")
         return out
 
@@ -123,29 +151,48 @@ class RunSummary:
         refused = ", ".join(f"{k} {v:,}" for k, v in sorted(self.refused.items()) if v)
         return f"direct sockets, {'connections refused: ' + refused if refused else 'none refused'}"
 
+    def _within_hosts(self) -> int:
+        """Of the hops' messages, those between instances of one host (its self-hop)."""
+        return sum(h["sent"] for h in self.hops if h["from"] == h["to"])
+
     def _problem_lines(self) -> list[str]:
         """What does not add up, with where; at most MAX_PROBLEM_LINES lines."""
         problems = self.accounting_problems
         lines = [f"    {p}" for p in problems[:MAX_PROBLEM_LINES]]
         if len(problems) > MAX_PROBLEM_LINES:
             lines.append(f"    and {len(problems) - MAX_PROBLEM_LINES:,} more (summary.json has every hop)")
-        if self.unchecked_hosts:
-            hosts = ", ".join(str(h) for h in self.unchecked_hosts)
+        described = {int(r["host"]) for r in self.counts_lost}
+        lines += [f"    {line}" for line in lost_lines(self.counts_lost)]
+        others = [h for h in self.unchecked_hosts if h not in described]
+        if others:
+            hosts = ", ".join(str(h) for h in others)
             lines.append(f"    not checked: the hops of host(s) {hosts}, whose counts died with them")
         return lines
+
+    def _check(self) -> str:
+        """The requests line's verdict."""
+        accounted = self.accounted
+        if accounted is True:
+            return "accounted for"
+        if accounted is False:
+            return "NOT accounted for"
+        hosts = ", ".join(str(h) for h in self.unchecked_hosts)
+        return f"not checked on host(s) {hosts}, whose counts died with them"
 
     def client_lines(self) -> list[str]:
         """One line when a client retried, blacked out a server or changed a breaker's state."""
         clients = self.clients
         changes = clients.get("breaker_changes", {})
-        if not (clients.get("retries") or clients.get("blackouts") or changes):
+        renewals = clients.get("renewals_failed", 0)
+        if not (clients.get("retries") or clients.get("blackouts") or changes or renewals):
             return []
         breakers = ", ".join(f"{state} {n:,}" for state, n in sorted(changes.items())) or "none"
         dropped = clients.get("breaker_events_dropped", 0)
         unrecorded = f" ({dropped:,} not in events.jsonl: a host's buffer was full)" if dropped else ""
+        failed = f", {renewals:,} lease renewals failed (a registry did not answer)" if renewals else ""
         return [
             f"  clients: {clients['retries']:,} retries on the next server (--retries {clients['allowed']}), "
-            f"{clients['blackouts']:,} servers blacked out, breaker changes: {breakers}{unrecorded}"
+            f"{clients['blackouts']:,} servers blacked out, breaker changes: {breakers}{unrecorded}{failed}"
         ]
 
     def to_json(self) -> dict[str, Any]:
@@ -160,7 +207,12 @@ class RunSummary:
 
     def lines(self) -> list[str]:
         failed = ", ".join(f"{k} {v:,}" for k, v in sorted(self.requests_failed.items())) or "none"
-        check = "accounted for" if self.accounted else "NOT accounted for"
+        check = self._check()
+        died = (
+            f" + {self.requests_lost_with_hosts:,} issued on hosts whose counts died (their ends unknown)"
+            if self.requests_lost_with_hosts
+            else ""
+        )
         lost_by_reason = self.messages_lost
         lost = ", ".join(f"{k} {v:,}" for k, v in sorted(lost_by_reason.items())) or "none"
         hop_sent = sum(h["sent"] for h in self.hops)
@@ -173,9 +225,10 @@ class RunSummary:
             + f", on {self.hosts:,} hosts (Ray actors) + {self.registries} Eureka registries",
             f"  requests: {self.requests_issued:,} issued = {self.requests_completed:,} completed "
             f"+ {self.requests_failed_total:,} failed ({failed}) + {self.requests_in_flight:,} in flight "
-            f"at shutdown: {check}",
+            f"at shutdown{died}: {check}",
             *self._problem_lines(),
-            f"  hops: {hop_sent:,} messages sent between hosts = {hop_received:,} received "
+            f"  hops: {hop_sent:,} messages sent ({self._within_hosts():,} within hosts) "
+            f"= {hop_received:,} received "
             f"+ {sum(lost_by_reason.values()):,} lost ({lost}), counted at both ends of "
             f"{len(self.hops):,} hops",
             f"  messages: {self.messages_delivered:,} delivered ({self.messages_remote:,} between hosts "
@@ -200,6 +253,8 @@ class RunSummary:
             else:
                 achieved = self.requests_issued / self.traffic_seconds
             line = f"  traffic: {achieved:,.0f} requests/s achieved of {self.requested_rate:,.0f} asked"
+            if self.source_seconds > 0 and self.traffic_sources:  # the real traffic time, not -d
+                line += f", over {self.source_seconds / self.traffic_sources:.1f} s of traffic"
             reasons = []
             if self.ticks_throttled:
                 reasons.append(
@@ -208,9 +263,12 @@ class RunSummary:
                 )
             if self.ticks_skipped:
                 reasons.append(f"{self.ticks_skipped:,} ticks skipped: the hosts could not keep up")
+            if reasons and worker_limit(self.sources):
+                reasons.append(worker_limit(self.sources))
             if reasons:
                 line += f" ({'; '.join(reasons)})"
             out.append(line)
+        out += worker_lines(self.sources, self.requested_rate)
         if self.latency_buckets:
             figures = ", ".join(
                 f"p{round(q * 100)} < {latency_quantile(self.latency_buckets, q) * 1000:g}"
@@ -218,6 +276,7 @@ class RunSummary:
             )
             out.append(f"  latency of completed requests (ms, within {RELATIVE_ERROR:.2%}): {figures}")
         out += self.client_lines()
+        out += lag_lines(self.simulator_lag)
         out += eureka_lines(self.eureka)
         out += self.span_lines()
         if "registered" in self.timings:
@@ -235,12 +294,17 @@ class RunSummary:
                 if deploy["detected_after"] is not None
                 else ""
             )
+            cut_short = deploy["outcome"] in ("unfinished", "interrupted") and deploy.get("phase")
+            where = f" at {deploy['phase']}" if cut_short else ""
+            if deploy["outcome"] == "inconclusive" and deploy.get("resolution"):  # what its policy did
+                where = f" ({str(deploy['resolution']).replace('_', ' ')})"
             out.append(
                 f"  deploy {deploy['service']} {deploy['from_version']} -> {deploy['to_version']} "
-                f"({deploy['strategy']}): {deploy['outcome']}{detected}, {deploy['started']:.1f}-"
+                f"({deploy['strategy']}): {deploy['outcome']}{where}{detected}, {deploy['started']:.1f}-"
                 f"{deploy['finished']:.1f} s"
             )
         out += [phase_line(phase) for phase in self.phases]
+        out += [_not_applied_line(incident) for incident in self.incidents_failed]
         if self.timeline_error:
             out.append(f"  timeline failed: {self.timeline_error}")
         if self.hosts_died:
@@ -270,6 +334,36 @@ def entry_seconds(series: dict[str, dict[str, Any]]) -> list[list[int]]:
     return sorted([int(second), row["requests"], row["errors"]] for second, row in series.items())
 
 
+def _not_applied_line(incident: dict[str, Any]) -> str:
+    """An incident whose change (or whose end) did not take hold on every host, and where not."""
+    failed = incident.get("failed_hosts", {})
+    ended = incident.get("end_failed_hosts", {})
+    parts = []
+    if failed:
+        where = ", ".join(f"host {h} ({why})" for h, why in failed.items())
+        parts.append(f"not applied on {where}; applied on {len(incident.get('applied_hosts', [])):,} hosts")
+    if ended:
+        parts.append("its end not applied on " + ", ".join(f"host {h} ({why})" for h, why in ended.items()))
+    return f"  {incident['kind']} {incident['target']} at {float(incident['at']):.1f} s: {'; '.join(parts)}"
+
+
+def _lost_requests(records: list[dict[str, Any]]) -> list[str]:
+    """A problem per lost host whose traffic source's requests cannot be accounted for."""
+    problems = []
+    for r in issued_unknown(records):
+        if r["issued"] is None:
+            problems.append(
+                f"entry requests: host {r['host']} runs a traffic source and its counts died before any "
+                "live figures of it were seen: what it issued is unknown"
+            )
+        else:
+            problems.append(
+                f"entry requests: {r['issued']:,} issued on host {r['host']} (by its last live figures, at "
+                f"{r['seen_at']:.1f} s) died with its counts: how they ended is unknown"
+            )
+    return problems
+
+
 def _duration(seconds: float) -> str:
     if seconds >= 1:
         return f"{seconds:.1f} s"
@@ -284,13 +378,15 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
     killed = result["instances_killed"]
     hops = hops_from(stats.get("hops", {}))
     failed = dict(stats.get("requests_failed", {}))
+    lost = list(result.get("counts_lost", []))
     accounting = reconcile(
         hops,
         issued=stats.get("requests_issued", 0),
         ended=stats.get("requests_completed", 0) + sum(failed.values()),
         in_flight=stats.get("requests_in_flight", 0),
-        unchecked_hosts=result.get("unchecked_hosts", ()),
+        unchecked_hosts=[*result.get("unchecked_hosts", ()), *(int(r["host"]) for r in lost)],
     )
+    lost_requests = sum(int(r["issued"] or 0) for r in lost)
     summary = RunSummary(
         arch=plan.arch,
         out_dir=str(config.out_dir),
@@ -300,7 +396,7 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         instances_killed=killed + sum(1 for e in result["events"] if e["method"] == "cancel"),
         hosts=result["hosts"],
         registries=len(plan.registries),
-        requests_issued=stats.get("requests_issued", 0),
+        requests_issued=stats.get("requests_issued", 0) + lost_requests,
         requests_completed=stats.get("requests_completed", 0),
         requests_failed=failed,
         requests_in_flight=stats.get("requests_in_flight", 0),
@@ -316,7 +412,9 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         latency_buckets=dict(stats.get("latency_buckets", {})),
         requested_rate=config.rate * sum(1 for s in plan.instances if s.package == "denominator"),
         source_seconds=float(stats.get("source_seconds", 0.0)),
-        traffic_sources=sum(1 for s in plan.instances if s.package == "denominator"),
+        traffic_sources=len(stats.get("sources", {}))
+        or sum(1 for s in plan.instances if s.package == "denominator"),
+        sources=worker_rows(stats.get("sources", {}), result.get("placement", [])),
         traffic_seconds=result.get("timings", {}).get("run_seconds", 0.0),
         one_way_dropped=stats.get("one_way_dropped", 0),
         late_responses=stats.get("late_responses", 0),
@@ -337,8 +435,13 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         deploys=list(result.get("deploys", [])),
         timeline_error=str(result.get("timeline_error", "")),
         requests_by_version=by_version(stats.get("series", {})),
-        accounting_problems=accounting.problems,
+        accounting_problems=[*accounting.problems, *_lost_requests(lost)],
         unchecked_hosts=list(accounting.unchecked_hosts),
+        counts_lost=lost,
+        requests_lost_with_hosts=lost_requests,
+        incidents_failed=[
+            i for i in result.get("incidents", []) if i.get("failed_hosts") or i.get("end_failed_hosts")
+        ],
         fsm=result.get("fsm"),
         phases=phases(result.get("incidents", []), stats.get("entry_series", {})),
         entry_seconds=entry_seconds(stats.get("entry_series", {})),
@@ -347,14 +450,18 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
             "blackouts": stats.get("blackouts", 0),
             "breaker_changes": dict(stats.get("breaker_changes", {})),
             "breaker_events_dropped": stats.get("breaker_events_dropped", 0),
+            "renewals_failed": stats.get("renewals_failed", 0),
             "allowed": config.retries,
             "lease_renewal": config.lease_renewal,
         },
         eureka=dict(result.get("eureka", {})),
+        skipped_actions=list(result.get("skipped_actions", [])),
+        simulator_lag=lag_summary(stats.get("lag", {}), result.get("timings", {}).get("run_seconds", 0.0)),
         files=[*graph["files"], *result.get("flow_files", [])],
     )
     if config.out_dir is not None:  # none: a library caller (or a test) wants the figures only
         out = Path(config.out_dir)
+        summary.files += [str(p) for p in write_lag(out, stats.get("lag", {}), summary.simulator_lag)]
         summary.files += [*(str(p) for p in write_series(out, stats)), str(out / "summary.json")]
         summary.write(out / "summary.json")
     return summary

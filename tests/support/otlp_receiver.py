@@ -158,8 +158,14 @@ class OtlpReceiver:
     """
 
     def __init__(
-        self, *, grpc_enabled: bool = True, http_enabled: bool = True, grpc_workers: int = 4
+        self,
+        *,
+        grpc_enabled: bool = True,
+        http_enabled: bool = True,
+        grpc_workers: int = 4,
+        host: str = "127.0.0.1",
     ) -> None:
+        self.host = host  # another loopback-only address, or a test network's (tests/support/netns.py)
         self._grpc_enabled = grpc_enabled
         self._http_enabled = http_enabled
         self._grpc_workers = grpc_workers
@@ -188,11 +194,11 @@ class OtlpReceiver:
                     options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)],
                 )
                 trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_TraceService(self), server)
-                self.grpc_port = server.add_insecure_port("127.0.0.1:0")
+                self.grpc_port = server.add_insecure_port(f"{self.host}:0")
                 server.start()
                 self._grpc_server = server
             if self._http_enabled:
-                http_server = _OtlpHttpServer(("127.0.0.1", 0), _OtlpHttpHandler, self)
+                http_server = _OtlpHttpServer((self.host, 0), _OtlpHttpHandler, self)
                 self.http_port = http_server.server_address[1]
                 self._http_server = http_server
                 self._http_thread = threading.Thread(
@@ -239,14 +245,14 @@ class OtlpReceiver:
         """For `opentelemetry.exporter.otlp.proto.grpc...OTLPSpanExporter(endpoint=..., insecure=True)`."""
         if self.grpc_port is None:
             raise RuntimeError("gRPC receiver not running")
-        return f"http://127.0.0.1:{self.grpc_port}"
+        return f"http://{self.host}:{self.grpc_port}"
 
     @property
     def otlp_http_endpoint(self) -> str:
         """Full traces URL, for `opentelemetry.exporter.otlp.proto.http...OTLPSpanExporter(endpoint=...)`."""
         if self.http_port is None:
             raise RuntimeError("HTTP receiver not running")
-        return f"http://127.0.0.1:{self.http_port}/v1/traces"
+        return f"http://{self.host}:{self.http_port}/v1/traces"
 
     # -- misbehaviour --------------------------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ from nanoservices.scenario.events import Event, EventKind
 
 T0 = 1_800_000_000.0  # the run's start, epoch seconds
 SECONDS = 20
+PARTIAL = 0.6  # the traffic ran SECONDS + PARTIAL seconds: the last second is partial
+DRAIN = SECONDS + 1  # a second after the traffic ended, with a few late replies
 DEPLOY_AT = 8.0
 HOSTILE = "</script><script>window.escaped=1</script><!--"  # a detail no embedding may let out
 
@@ -37,7 +39,7 @@ def _summary(arch: str, instances: int, completed: int, failed: int) -> dict[str
         "arch": arch, "out_dir": "", "instances_planned": instances, "instances_started": instances,
         "instances_killed": 1, "hosts": 3, "requests_issued": completed + failed,
         "requests_completed": completed, "requests_failed": {"timeout": failed}, "requests_in_flight": 0,
-        "requested_rate": 100.0, "traffic_seconds": float(SECONDS), "wall_seconds": 31.5,
+        "requested_rate": 100.0, "traffic_seconds": SECONDS + PARTIAL, "wall_seconds": 31.5,
         "nodes": instances, "edges": 0, "interrupted": False, "accounted": True, "hops": [], "placement": [],
     }  # fmt: skip
 
@@ -114,11 +116,14 @@ def write_planned_run(out: Path, arch: str = "netflixoss", seed: int = 1) -> Exp
 def _series(out: Path, by_service: dict[str, list[InstanceSpec]], deployed: str, rng: random.Random) -> tuple:
     lines = ["second,service,version,zone,requests,errors,p50_ms,p99_ms"]
     completed = failed = 0
-    for second in range(SECONDS):
+    for second in range(DRAIN + 1):
         for service, specs in by_service.items():
             version = "v2" if service == deployed and second >= DEPLOY_AT + 2 else "v1"
             for zone in sorted({s.zone for s in specs}):
+                # a rate of 20 to 120 per second: fewer in the partial second, a handful after it
                 requests = rng.randint(20, 120)
+                requests = round(requests * PARTIAL) if second == SECONDS else requests
+                requests = rng.randint(1, 3) if second == DRAIN else requests
                 errors = rng.randint(0, 6) if 14 <= second < 17 else 0
                 p50 = rng.uniform(2, 9) + (200 if service == deployed and 14 <= second < 17 else 0)
                 lines.append(
@@ -147,7 +152,13 @@ def _histogram(rng: random.Random, count: int) -> dict[str, Any]:
 
 def _histograms(out: Path, by_service: dict[str, list[InstanceSpec]], rng: random.Random) -> None:
     services = {service: _histogram(rng, rng.randint(200, 900)) for service in by_service}
-    document = {"services": services, "entry": _histogram(rng, 1500)}
+    edges = {}
+    for caller, specs in by_service.items():
+        for callee in specs[0].dependencies:
+            if callee in by_service:
+                edge = _histogram(rng, rng.randint(50, 400))
+                edges[f"{caller}->{callee}"] = {"caller": caller, "callee": callee, "errors": 1, **edge}
+    document = {"services": services, "entry": _histogram(rng, 1500), "edges": edges}
     (out / "histograms.json").write_text(json.dumps(document), encoding="utf-8")
 
 

@@ -49,6 +49,7 @@ from nanoservices.cli import compose as _compose  # noqa: E402, F401
 from nanoservices.cli import inspect as _inspect  # noqa: E402, F401
 from nanoservices.cli import report as _report  # noqa: E402, F401
 from nanoservices.cli import run as _run  # noqa: E402, F401
+from nanoservices.cli import verify as _verify  # noqa: E402, F401
 
 
 def main() -> None:

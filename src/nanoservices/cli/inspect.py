@@ -9,12 +9,12 @@ from typing import Annotated
 
 import typer
 
-from nanoservices import catalog
+from nanoservices import catalog, defaults
 from nanoservices.cli import app
 from nanoservices.cli._errors import EXIT_INPUT, input_errors_exit, report
 from nanoservices.geography import ANY, ZONES
 from nanoservices.plan import DeploymentPlan, InstanceSpec
-from nanoservices.problems import InputError
+from nanoservices.problems import MAX_INPUT_BYTES, InputError, Problem
 
 # spigo's short flags, so its users' muscle memory works.
 Scale = Annotated[
@@ -53,30 +53,107 @@ def list_command() -> None:
 @app.command()
 def validate(
     files: Annotated[
-        list[str], typer.Argument(help="Architecture files (or names from `nanoservices list`).")
+        list[str],
+        typer.Argument(
+            help="Architecture files (or names from `nanoservices list`); with --arch, scenario files."
+        ),
     ],
-    scale: Scale = 100,
-    regions: Regions = 1,
+    scale: Scale = defaults.SCALE,
+    regions: Regions = defaults.REGIONS,
+    arch: Annotated[
+        str | None,
+        typer.Option(
+            "--arch", help="Check FILES as scenario files against this architecture (a name or path)."
+        ),
+    ] = None,
+    duration: Annotated[
+        str, typer.Option("-d", "--duration", help="With --arch: the run time to check the scenarios for.")
+    ] = f"{defaults.DURATION:g}",
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Also say which reader (JSON or YAML) read each file.")
+    ] = False,
 ) -> None:
-    """Check architecture files; exit 0 when all are valid, else 2 with one line per problem on stderr."""
+    """Check architecture files, or with --arch scenario files; exit 0 when all are valid, else 2 with
+    one line per problem on stderr."""
+    if arch is not None:
+        _validate_scenarios(files, arch, scale, regions, duration, verbose)
+        return
     problems = []
-    for arch in files:
+    for name in files:
         try:
-            count = catalog.check(arch, scale, regions)
+            count = catalog.check(name, scale, regions)
         except InputError as exc:
-            problems.extend(exc.problems)
+            problems.extend(_scenario_hint(name) or exc.problems)
             continue
-        typer.echo(f"{arch}: ok, {count:,} instances at {scale}% in {_plural(regions, 'region')}")
+        if verbose and catalog.is_path(name):
+            typer.echo(f"{name}: read by the JSON reader (architecture files are JSON)")
+        typer.echo(f"{name}: ok, {count:,} instances at {scale}% in {_plural(regions, 'region')}")
     if problems:
         report(problems)
         raise typer.Exit(EXIT_INPUT)
 
 
+def _validate_scenarios(
+    files: list[str], arch: str, scale: int, regions: int, duration: str, verbose: bool
+) -> None:
+    """`validate FILE --arch ARCH`: each scenario checked as `run ARCH --scenario FILE` checks it."""
+    from pathlib import Path
+
+    from nanoservices.durations import parse_duration
+    from nanoservices.scenario.binding import run_scenario
+    from nanoservices.scenario.document import reader_of
+
+    try:
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'-d' / '--duration'") from None
+    with input_errors_exit():
+        deployment = catalog.resolve_plan(arch, scale, regions)
+    problems = []
+    for name in files:
+        path = Path(name)
+        try:
+            scenario = run_scenario(path, (), deployment, seconds)
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        assert scenario is not None
+        if verbose:
+            typer.echo(f"{name}: {reader_of(path.read_bytes(), path.suffix.lower() == '.json')}")
+        typer.echo(
+            f"{name}: ok, {_plural(len(scenario.actions), 'action')} and "
+            f"{_plural(len(scenario.versions), 'version profile')}, against {deployment.arch} at {scale}% "
+            f"in {_plural(regions, 'region')} for a {seconds:g} s run"
+        )
+    if problems:
+        report(problems)
+        raise typer.Exit(EXIT_INPUT)
+
+
+def _scenario_hint(name: str) -> list[Problem]:
+    """A scenario given where an architecture was expected: say how to check it instead."""
+    from pathlib import Path
+
+    from nanoservices.scenario.document import parse_document
+
+    path = Path(name)
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_INPUT_BYTES:
+            return []
+        document = parse_document(path.read_bytes(), name, json_only=path.suffix.lower() == ".json")
+    except (InputError, OSError):
+        return []
+    if not isinstance(document, dict) or "timeline" not in document or "services" in document:
+        return []
+    fix = f"check it against an architecture: nanoservices validate {name} --arch ARCH -d SECONDS"
+    return [Problem(name, "", f"a scenario file, not an architecture; {fix}")]
+
+
 @app.command()
 def plan(
     arch: Annotated[str, typer.Argument(help="A name from `nanoservices list`, or a path to a .json file.")],
-    scale: Scale = 100,
-    regions: Regions = 1,
+    scale: Scale = defaults.SCALE,
+    regions: Regions = defaults.REGIONS,
     step: Step = 0,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per instance.")] = False,
 ) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from nanoservices import defaults
 from nanoservices.cli import app
 from nanoservices.cli._errors import input_errors_exit, refuse
 from nanoservices.durations import parse_chat_kv, parse_duration
@@ -62,46 +63,68 @@ def run(
     arch: Annotated[str, typer.Argument(help="An architecture name from `nanoservices list`, or a path.")],
     duration: Annotated[
         str, typer.Option("-d", "--duration", help="Run time: seconds or Go style (10s).")
-    ] = "10",
+    ] = f"{defaults.DURATION:g}",
     scale: Annotated[
         int, typer.Option("-p", "--scale", help="Percent applied to every count (fsm: pirates).")
-    ] = 100,
+    ] = defaults.SCALE,
     regions: Annotated[
         int, typer.Option("-w", "--regions", help="Regions; multiplies each service's regions.")
-    ] = 1,
-    step: Annotated[int, typer.Option("-s", "--step", help="migration only: the step, 0-9.")] = 0,
+    ] = defaults.REGIONS,
+    step: Annotated[int, typer.Option("-s", "--step", help="migration only: the step, 0-9.")] = defaults.STEP,
     rate: Annotated[
         float | None,
-        typer.Option("--rate", help="Requests per second from each denominator, up to 100000 (default 100)."),
+        typer.Option(
+            "--rate",
+            help=f"Requests per second from each denominator, up to 100000 (default {defaults.RATE:g}).",
+        ),
     ] = None,
     kv: Annotated[
         str | None, typer.Option("--kv", help="spigo's chat:10ms (request interval); instead of --rate.")
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Makes routing, traffic and chaos reproducible.")] = 1,
-    poll_interval: Annotated[str, typer.Option("-u", "--poll-interval", help="Eureka poll interval.")] = "1s",
+    seed: Annotated[
+        int, typer.Option("--seed", help="Makes routing, traffic and chaos reproducible.")
+    ] = defaults.SEED,
+    poll_interval: Annotated[
+        str, typer.Option("-u", "--poll-interval", help="Eureka poll interval.")
+    ] = defaults.seconds(defaults.POLL_INTERVAL),
     request_timeout: Annotated[
         str, typer.Option("--request-timeout", help="A request fails after this.")
-    ] = "2s",
+    ] = defaults.seconds(defaults.REQUEST_TIMEOUT),
     lease_renewal: Annotated[
         str,
         typer.Option(
             "--lease-renewal",
             help="Eureka lease renewal period (Eureka's 30s, scaled); unrenewed leases expire after 3.",
         ),
-    ] = "5s",
+    ] = defaults.seconds(defaults.LEASE_RENEWAL),
     retries: Annotated[
         int,
         typer.Option(
             "--retries", help="Retries on the next server after a connection failure (Ribbon's; 0: none)."
         ),
-    ] = 1,
+    ] = defaults.RETRIES,
+    retry_timeouts: Annotated[
+        bool,
+        typer.Option(
+            "--retry-timeouts",
+            help="Also retry a timed-out GET on the next server (Ribbon's OkToRetryOnAllOperations).",
+        ),
+    ] = False,
     max_in_flight: Annotated[
         int,
         typer.Option(
             "--max-in-flight",
             help="Outstanding requests per traffic source before ticks are skipped (0: no limit).",
         ),
-    ] = 64,
+    ] = defaults.MAX_IN_FLIGHT,
+    sources: Annotated[
+        int | None,
+        typer.Option(
+            "--sources",
+            help="Workers per traffic source, each its own process sharing the rate "
+            "(default: one per node in a cluster, one per core on one machine).",
+        ),
+    ] = None,
     instances_per_host: Annotated[
         int | None,
         typer.Option(
@@ -116,10 +139,16 @@ def run(
         typer.Option(
             "--transport", help="How hosts send each other messages: socket (direct) or ray (actor calls)."
         ),
-    ] = "socket",
+    ] = defaults.TRANSPORT,
+    arrivals: Annotated[
+        str,
+        typer.Option(
+            "--arrivals", help="Traffic arrivals: uniform (evenly spaced, as spigo) or poisson (open model)."
+        ),
+    ] = defaults.ARRIVALS,
     chaos: Annotated[
         bool, typer.Option("--chaos/--no-chaos", help="Chaos monkey kills the victim at half time.")
-    ] = True,
+    ] = defaults.CHAOS,
     out: Annotated[
         Path | None, typer.Option("--out", help="Output directory (default runs/ARCH-TIME).")
     ] = None,
@@ -141,6 +170,12 @@ def run(
         str | None,
         typer.Option("--flows", help="Also write flows: zipkin, spigo, console (comma-separated)."),
     ] = None,
+    span_path: Annotated[
+        str,
+        typer.Option(
+            "--span-path", help="fast: compact span records encoded to OTLP directly; sdk: SDK span objects."
+        ),
+    ] = "fast",
     scenario: Annotated[
         Path | None,
         typer.Option(
@@ -158,6 +193,14 @@ def run(
     deploy: Annotated[
         list[str] | None,
         typer.Option("--deploy", help="service@version[:strategy]: a red/black (or canary...) deploy."),
+    ] = None,
+    verify: Annotated[
+        str | None,
+        typer.Option(
+            "--verify",
+            help="KIND=URL: after the run, read every trace back from this backend (zipkin, jaeger, "
+            "jaeger-v2, tempo, phoenix) and put the verdict in summary.json.",
+        ),
     ] = None,
     address: Annotated[
         str | None,
@@ -183,7 +226,15 @@ def run(
             otlp_headers,
             [f.strip() for f in flows.split(",") if f.strip()] if flows else [],
             os.environ,
+            span_path.strip().lower(),
         )
+    if verify is not None:
+        from nanoservices.verify import parse_target
+
+        with input_errors_exit():
+            parse_target(verify)
+        if not tracing.endpoints:
+            refuse(ctx, ["--verify reads back what the run exported: give --otlp-endpoint too"])
     if kv is not None and rate is not None:
         refuse(ctx, ["--rate and --kv both set the request rate; give one of them"])
     if kv is not None:
@@ -199,15 +250,18 @@ def run(
             regions=regions,
             step=step,
             seed=seed,
-            rate=rate if rate is not None else 100.0,
+            rate=rate if rate is not None else defaults.RATE,
             poll_interval=_duration(poll_interval, "'-u' / '--poll-interval'"),
             request_timeout=_duration(request_timeout, "'--request-timeout'"),
             lease_renewal=_duration(lease_renewal, "'--lease-renewal'"),
             retries=retries,
+            retry_timeouts=retry_timeouts,
             timeouts=_timeouts(timeout or []),
             instances_per_host=resolve_per_host(arch, scale, instances_per_host),
             max_in_flight=max_in_flight,
+            sources=sources,
             transport=transport,
+            arrivals=arrivals,
             chaos=chaos,
             out_dir=out,
             graphml=graphml,
@@ -234,6 +288,14 @@ def run(
             raise typer.Exit(EXIT_INTERRUPTED) from None
     for line in summary.lines():
         typer.echo(line)
+    if verify is not None:
+        from nanoservices.verify import verify_after_run
+
+        verdict, lines = verify_after_run(Path(summary.out_dir), verify)
+        for line in lines:
+            typer.echo(line)
+        if not verdict["intact"]:
+            raise typer.Exit(EXIT_RUNTIME)
     if summary.timeline_error:
         typer.echo(f"nanoservices: the scenario timeline failed: {summary.timeline_error}", err=True)
         raise typer.Exit(EXIT_RUNTIME)

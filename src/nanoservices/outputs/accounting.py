@@ -3,7 +3,9 @@
 Each host counts its own side of every hop: messages it handed to the transport and those the
 transport reported lost (the caller), messages and requests that arrived and the answers it sent
 back (the callee). A message that vanished between two hosts shows as a difference between the
-two ends, which no single host's bookkeeping can hide. Entry requests (the traffic sources') must
+two ends, which no single host's bookkeeping can hide. Messages between instances of one host are
+its self-hop ("A->A"): queued by the sender, taken off the queue by the receiving instance's turn,
+each counted. Entry requests (the traffic sources') must
 end completed, failed or in flight, and what is in flight at shutdown must be held by the callee.
 """
 
@@ -18,7 +20,8 @@ MAX_PROBLEM_LINES = 5
 
 @dataclass(frozen=True)
 class Hop:
-    """One direction between two hosts (host -1 is the supervisor), as both ends counted it."""
+    """One direction between two hosts (host -1 is the supervisor; source == target: between the
+    instances of one host), as both ends counted it."""
 
     source: int
     target: int
@@ -107,6 +110,8 @@ def reconcile(
         if hop.source in unchecked or hop.target in unchecked:
             continue
         where = f"host {hop.source} -> host {hop.target}"
+        if hop.source == hop.target:
+            where += " (within the host)"
         if hop.unaccounted > 0:
             problems.append(f"{where}: {hop.unaccounted:,} messages sent but neither received nor lost")
         elif hop.unaccounted < 0:

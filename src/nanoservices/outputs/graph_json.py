@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from functools import lru_cache
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import NamedTuple, TextIO
 
 from nanoservices.outputs.names import short_name
+from nanoservices.outputs.record_rows import EDGE, FORGET, NODE, Row, record_row
 from nanoservices.outputs.records import DoneRecord, EdgeRecord, ForgetRecord, GraphRecord, NodeRecord
 from nanoservices.problems import InputError, Problem
 
@@ -226,20 +227,77 @@ def _write_all(
     date: float | None,
     tz: tzinfo | None,
 ) -> dict[str, int]:
-    items = iter(records)
-    first = next(items, None)
-    start = date if date is not None else (first.timestamp if first is not None else 0.0)
-    writer = GraphJsonWriter(out, arch, args, start, reduce, tz)
-    for record in _chain(first, items):
-        writer.write(record)
-    writer.close()
-    return writer.counts
+    return write_rows(out, arch, args, [record_row(r) for r in records], reduce, date, tz)
 
 
-def _chain(first: GraphRecord | None, rest: Iterator[GraphRecord]) -> Iterator[GraphRecord]:
-    if first is not None:
-        yield first
-        yield from rest
+def write_rows(
+    out: TextIO,
+    arch: str,
+    args: Sequence[str],
+    rows: Sequence[Row],
+    reduce: bool = False,
+    date: float | None = None,
+    tz: tzinfo | None = None,
+) -> dict[str, int]:
+    """The file from rows in the order given, as EddaLog admits them (the same bytes as
+    GraphJsonWriter, element_line by element_line); returns what it holds."""
+    start = date if date is not None else (rows[0][0] if rows else 0.0)
+    header = GraphJsonWriter(out, arch, args, start, reduce, tz)  # writes the header
+    quoted: dict[str, str] = {}  # full name -> its short name as a JSON string (also the live key)
+
+    def name_of(full: str) -> str:
+        text = quoted.get(full)
+        if text is None:
+            text = quoted[full] = _go_json(short_name(full, reduce))
+        return text
+
+    stamp = rfc3339nano
+    live_nodes: set[str] = set()
+    live_edges: dict[tuple[str, str], str] = {}
+    counts = {"nodes": 0, "edges": 0, "forgets": 0, "done": 0}
+    nodes = edges = forgets = done = 0
+    lines: list[str] = []
+    add = lines.append
+    for timestamp, kind, a, b, c in rows:
+        if kind in (EDGE, FORGET):
+            pair = (name_of(a), name_of(b))
+            if kind == EDGE:
+                if pair in live_edges:
+                    continue
+                edges += 1
+                word, edge_id = "edge", f"e{edges}"
+                live_edges[pair] = edge_id
+            else:
+                edge_id = live_edges.pop(pair, "")
+                if not edge_id:
+                    continue
+                forgets += 1
+                word = "forget"
+            when = stamp(timestamp, tz)
+            add(f'{{"{word}":"{edge_id}","source":{pair[0]},"target":{pair[1]},"timestamp":"{when}"}}')
+        elif kind == NODE:
+            name = name_of(a)
+            if name in live_nodes:
+                continue
+            live_nodes.add(name)
+            nodes += 1
+            add(
+                f'{{"node":{name},"package":{_go_json(b)},"timestamp":"{stamp(timestamp, tz)}",'
+                f'"metadata":{_go_json("IP/" + c)}}}'
+            )
+        else:
+            name = name_of(a)
+            if name not in live_nodes:
+                continue
+            live_nodes.discard(name)
+            done += 1
+            add(f'{{"done":{name},"exit":{_go_json(b)},"timestamp":"{stamp(timestamp, tz)}"}}')
+    if lines:
+        out.write(f"\n{INDENT}")
+        out.write(f",\n{INDENT}".join(lines))
+    header.close()
+    counts.update(nodes=nodes, edges=edges, forgets=forgets, done=done)
+    return counts
 
 
 @dataclass

@@ -23,6 +23,8 @@ D3_MODULES = (
     "d3-array", "d3-color", "d3-interpolate", "d3-format", "d3-time", "d3-time-format", "d3-scale",
     "d3-dispatch", "d3-quadtree", "d3-timer", "d3-force", "d3-selection", "d3-axis", "d3-path", "d3-shape",
 )  # fmt: skip
+# The page's own script, in order: report.js declares what the others use, panels.js draws.
+SCRIPTS = ("report.js", "graph.js", "timeline.js", "panels.js")
 _SLOT = re.compile(r"@@([A-Z]+)@@")
 
 
@@ -47,7 +49,7 @@ def render(data: dict[str, Any]) -> str:
         "CSS": (ASSETS / "report.css").read_text(encoding="utf-8"),
         "DATA": embed_json(data),
         "VENDOR": vendor_script(),
-        "SCRIPT": (ASSETS / "report.js").read_text(encoding="utf-8"),
+        "SCRIPT": page_script(),
     }
     template = (ASSETS / "page.html").read_text(encoding="utf-8")
     return _SLOT.sub(lambda match: slots[match.group(1)], template)  # one pass: inserted text is not scanned
@@ -57,6 +59,12 @@ def embed_json(data: Any) -> str:
     """JSON for a <script type="application/json"> block: `<` only occurs inside strings, so escaping it
     as \\u003c keeps `</script>` and `<!--` in names from ending the block, and JSON.parse reads it back."""
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).replace("<", "\\u003c")
+
+
+def page_script() -> str:
+    """The SCRIPTS joined inside one strict function: they share its declarations, the page none."""
+    parts = [(ASSETS / name).read_text(encoding="utf-8") for name in SCRIPTS]
+    return '(function () {\n  "use strict";\n' + "\n".join(parts) + "})();\n"
 
 
 def vendor_script() -> str:

@@ -2,7 +2,8 @@
 
 Everything the page needs is prepared here, so the page's JavaScript only draws: the graph
 (aggregated to one node per service and zone above AGGREGATE_ABOVE instances), events, per-service
-series summed over zones, histograms, and a few traces picked from the run's Zipkin flows.
+series summed over zones, histograms (per service and per edge), and a few traces picked from the
+run's flows (report_traces.py).
 Only summary.json and graph.json are required; every other file may be absent.
 """
 
@@ -18,20 +19,23 @@ from pathlib import Path
 from typing import Any
 
 from nanoservices.naming import INSTANCE, SERVICE
+from nanoservices.outputs.report_traces import pick_traces, spans_from_flow
 from nanoservices.problems import InputError, Problem
 
 AGGREGATE_ABOVE = 2_000  # instances; above this the graph shows one node per service and zone
 CHART_SERVICES = 16  # services charted over time, the busiest first
-MAX_TRACE_SPANS = 150  # spans drawn per trace waterfall
+# A second the traffic covered less of than this is left out of the charts: its count over a sliver
+# of time is noise, and drawn as a whole second it reads as an outage. Longer partial seconds are
+# drawn as rates over the time they cover.
+MIN_COVERED = 0.25
 # Breaker transitions drawn on the timeline, the earliest first: a broken dependency flips every
 # caller's breaker, and a page of 10,000 marks says less than its first few hundred.
 MAX_BREAKER_EVENTS = 500
 SERIES_FIELDS = ("second", "service", "version", "zone", "requests", "errors", "p50_ms", "p99_ms")
-DEPLOY_KINDS = ("deploy-start", "group-up", "traffic-shift", "promote", "rollback", "group-stopped")
 SUMMARY_FIELDS = (
     "arch", "instances_planned", "instances_started", "instances_killed", "hosts", "requests_issued",
     "requests_completed", "requests_failed", "requests_in_flight", "requested_rate", "traffic_seconds",
-    "wall_seconds", "nodes", "edges", "interrupted", "accounted", "latency_buckets",
+    "wall_seconds", "nodes", "edges", "interrupted", "accounted", "latency_buckets", "simulator_lag",
 )  # fmt: skip
 RERUN = "rerun the simulation or `nanoservices report` a complete run directory"
 
@@ -47,22 +51,24 @@ def load_run(out_dir: Path) -> dict[str, Any]:
         raise InputError([Problem(str(out_dir / "summary.json"), "", f"expected a JSON object; {RERUN}")])
     header, nodes, edges = _read_graph(out_dir / "graph.json")
     events, breakers_omitted = _drawn(_read_events(out_dir / "events.jsonl"))
-    spans = _read_json(out_dir / "zipkin.json", required=False)
-    if spans is not None and not isinstance(spans, list):
-        raise InputError([Problem(str(out_dir / "zipkin.json"), "", f"expected a list of spans; {RERUN}")])
-    spans = [s for s in spans or [] if isinstance(s, dict)]
+    spans = _read_spans(out_dir / "zipkin.json")
     versions = _versions_from_events(events)
-    _annotate(nodes, versions, spans)
+    _annotate(nodes, versions, spans or [])
+    trace_file = "zipkin.json"
+    if spans is None:  # a run with `--flows spigo` only: its hops draw the same waterfalls
+        spans, trace_file = _read_flow(out_dir / "flow.json"), "flow.json"
     start = _epoch(header.get("date", ""))
     histograms = _read_json(out_dir / "histograms.json", required=False)
+    end = summary.get("traffic_seconds")
+    traces = {**pick_traces(spans, events, start), "file": trace_file} if spans else None
     return {
         "summary": {key: summary[key] for key in SUMMARY_FIELDS if key in summary},
         "graph": _graph_view(header, nodes, edges),
         "events": events,
         "breakers_omitted": breakers_omitted,
-        "series": _read_series(out_dir / "timeseries.csv"),
+        "series": _read_series(out_dir / "timeseries.csv", end if isinstance(end, (int, float)) else None),
         "histograms": histograms if isinstance(histograms, dict) else None,
-        "traces": pick_traces(spans, events, start) if spans else None,
+        "traces": traces,
         "files": sorted(p.name for p in out_dir.iterdir() if p.is_file() and p.name != "report.html"),
     }
 
@@ -79,6 +85,20 @@ def _read_json(path: Path, required: bool) -> Any:
         raise InputError([Problem(str(path), "", f"cannot read: {exc.strerror}")]) from None
     except ValueError as exc:
         raise InputError([Problem(str(path), "", f"not JSON ({exc}); {RERUN}")]) from None
+
+
+def _read_spans(path: Path) -> list[dict[str, Any]] | None:
+    spans = _read_json(path, required=False)
+    if spans is not None and not isinstance(spans, list):
+        raise InputError([Problem(str(path), "", f"expected a list of spans; {RERUN}")])
+    return None if spans is None else [s for s in spans if isinstance(s, dict)]
+
+
+def _read_flow(path: Path) -> list[dict[str, Any]] | None:
+    hops = _read_json(path, required=False)
+    if hops is not None and not isinstance(hops, list):
+        raise InputError([Problem(str(path), "", f"expected spigo's list of hops; {RERUN}")])
+    return None if hops is None else spans_from_flow(hops)
 
 
 def _read_graph(path: Path) -> tuple[dict[str, str], dict[str, dict[str, Any]], dict[tuple[str, str], bool]]:
@@ -266,11 +286,14 @@ def _drawn(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     return drawn, len(events) - len(drawn)
 
 
-def _read_series(path: Path) -> dict[str, Any] | None:
-    """Per service and version, one point per second summed over zones: requests, errors, p50, p99.
+def _read_series(path: Path, end: float | None) -> dict[str, Any] | None:
+    """Per service and version, one point per second summed over zones: [second, requests, errors,
+    p50, p99, covered], `covered` the part of the second the traffic ran (it ran `end` seconds).
 
     Zones' p50s are averaged weighted by requests and their p99s take the maximum: the series file
-    holds quantiles, not the samples, so this is the closest reading, and the page says so.
+    holds quantiles, not the samples, so this is the closest reading, and the page says so. A second
+    without replies between a version's first and last is a point with no requests (an outage is
+    drawn as one); seconds covered less than MIN_COVERED are left out and listed.
     """
     if not path.is_file():
         return None
@@ -295,16 +318,38 @@ def _read_series(path: Path) -> dict[str, Any] | None:
         except ValueError as exc:
             problem = f"bad row ({exc}): {len(SERIES_FIELDS)} fields, numbers where the header says; {RERUN}"
             raise InputError([Problem(f"{path}:{number}", "", problem)]) from None
+    seconds = max((second for _, _, second in rows), default=-1) + 1
+    end = float(seconds) if end is None or end <= 0 else float(end)
+
+    def covered(second: int) -> float:
+        return round(max(0.0, min(1.0, end - second)), 3)
+
     totals: Counter[str] = Counter()
-    services: dict[str, dict[str, list[list[float]]]] = defaultdict(lambda: defaultdict(list))
-    for (service, version, second), (n, errors, p50_sum, p99) in sorted(rows.items()):
-        totals[service] += int(n)
-        services[service][version].append([second, n, errors, round(p50_sum / n, 3) if n else 0, p99])
+    by_version: dict[tuple[str, str], dict[int, list[float]]] = defaultdict(dict)
+    for (service, version, second), point in rows.items():
+        totals[service] += int(point[0])
+        by_version[(service, version)][second] = point
     charted = [service for service, _ in totals.most_common(CHART_SERVICES)]
+    left_out: set[int] = set()
+    services: dict[str, dict[str, list[list[Any]]]] = {service: {} for service in charted}
+    for (service, version), points in sorted(by_version.items()):
+        if service not in services:
+            continue
+        line = services[service][version] = []
+        for second in range(min(points), max(points) + 1):
+            if covered(second) < MIN_COVERED:
+                left_out.add(second)
+                continue
+            n, errors, p50_sum, p99 = points.get(second, (0, 0, 0.0, None))
+            p50 = round(p50_sum / n, 3) if n else None
+            line.append([second, int(n), int(errors), p50, p99 if n else None, covered(second)])
     return {
-        "services": {service: dict(services[service]) for service in charted},
+        "services": services,
+        "totals": {service: totals[service] for service in charted},
         "omitted": len(totals) - len(charted),
-        "seconds": max((second for _, _, second in rows), default=0) + 1,
+        "seconds": seconds,
+        "end": end,
+        "left_out": sorted(left_out),
     }
 
 
@@ -319,60 +364,3 @@ def _epoch(stamp: str) -> float | None:
     except ValueError:
         return None
     return seconds + (float(f"0.{fraction}") if fraction else 0.0)
-
-
-def pick_traces(spans: list[dict[str, Any]], events: list[dict[str, Any]], start: float | None) -> dict:
-    """The slowest trace, the slowest failed one, and one in flight during the first deploy event."""
-    traces: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for span in spans:
-        if isinstance(span.get("timestamp"), int) and isinstance(span.get("duration"), int):
-            traces[str(span.get("traceId", ""))].append(span)
-    bounds = {
-        trace_id: (min(s["timestamp"] for s in group), max(s["timestamp"] + s["duration"] for s in group))
-        for trace_id, group in traces.items()
-    }
-    by_length = sorted(bounds, key=lambda t: (bounds[t][0] - bounds[t][1], t))
-    picked: list[tuple[str, str]] = []
-    if by_length:
-        picked.append(("slowest", by_length[0]))
-    failed = next((t for t in by_length if any("error" in (s.get("tags") or {}) for s in traces[t])), None)
-    if failed is not None:
-        picked.append(("failed", failed))
-    deploys = [e["at"] for e in events if e["kind"] in DEPLOY_KINDS]
-    if deploys and start is not None:
-        moment = (start + min(deploys)) * 1_000_000
-        after = sorted((t for t in bounds if bounds[t][1] >= moment), key=lambda t: (bounds[t][0], t))
-        across = next((t for t in after if bounds[t][0] <= moment), after[0] if after else None)
-        if across is not None:
-            picked.append(("across the first deploy", across))
-    return {
-        "total": len(traces),
-        "shown": [_trace(label, trace_id, traces[trace_id]) for label, trace_id in picked],
-    }
-
-
-def _trace(label: str, trace_id: str, spans: list[dict[str, Any]]) -> dict[str, Any]:
-    """A waterfall: spans depth-first from the root, times in ms from the trace's start."""
-    ids = {s.get("id") for s in spans}
-    children: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-    for span in sorted(spans, key=lambda s: (s["timestamp"], str(s.get("id")))):
-        children[span.get("parentId") if span.get("parentId") in ids else None].append(span)
-    begin = min(s["timestamp"] for s in spans)
-    rows: list[dict[str, Any]] = []
-    stack = [(span, 0) for span in reversed(children[None])]
-    while stack and len(rows) < MAX_TRACE_SPANS:
-        span, depth = stack.pop()
-        tags = span.get("tags") or {}
-        rows.append({
-            "name": str(span.get("name", "")),
-            "service": str((span.get("localEndpoint") or {}).get("serviceName", "")),
-            "kind": str(span.get("kind", "")),
-            "depth": depth,
-            "start_ms": (span["timestamp"] - begin) / 1000,
-            "ms": span["duration"] / 1000,
-            "error": str(tags["error"]) if "error" in tags else "",
-            "instance": str(tags.get("service.instance.id", "")),
-        })  # fmt: skip
-        stack.extend((child, depth + 1) for child in reversed(children[span.get("id")]))
-    end = max(s["timestamp"] + s["duration"] for s in spans)
-    return {"label": label, "id": trace_id, "spans": len(spans), "ms": (end - begin) / 1000, "rows": rows}

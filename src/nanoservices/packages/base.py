@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 from nanoservices.messages import Kind, Message, Status
 
 if TYPE_CHECKING:
+    from nanoservices.load import RateSchedule
     from nanoservices.plan import InstanceSpec
 
 _REGISTRY: dict[str, type[Behaviour]] = {}
@@ -42,6 +43,16 @@ class BehaviourSettings:
 
     request_interval: float = 0.01  # denominator: seconds between requests (spigo's chat 10ms)
     regions: int = 1  # the run's --regions: priamCassandra replicates to the first N region names
+    # A traffic source's rate over time, by its service (the scenario's `load:` actions), and
+    # whether its arrivals are Poisson (--arrivals poisson) rather than evenly spaced.
+    load: tuple[tuple[str, RateSchedule], ...] = ()
+    poisson: bool = False
+
+    def schedule(self, service: str) -> RateSchedule | None:
+        for name, schedule in self.load:
+            if name == service:
+                return schedule
+        return None
 
 
 class InstanceContext(Protocol):
@@ -80,6 +91,10 @@ class InstanceContext(Protocol):
 
     def every(self, interval: float, tick: Callable[[], None]) -> None:
         """Call tick every interval seconds until the instance stops."""
+        ...
+
+    def at_gaps(self, schedule: RateSchedule, poisson: bool, tick: Callable[[], None]) -> None:
+        """Call tick at the schedule's rate over time (evenly spaced, or Poisson arrivals)."""
         ...
 
 

@@ -7,6 +7,7 @@ here every denominator does.
 
 from __future__ import annotations
 
+from nanoservices.load import RateSchedule
 from nanoservices.messages import Kind, Message
 from nanoservices.packages.base import Behaviour, InstanceContext
 
@@ -27,7 +28,15 @@ class Denominator(Behaviour):
 
     def start(self) -> None:
         self.on_routes_changed()
-        self.ctx.every(self.ctx.settings.request_interval, self.tick)
+        ctx = self.ctx
+        settings = ctx.settings
+        schedule = settings.schedule(ctx.spec.service)
+        if schedule is None and not settings.poisson:
+            ctx.every(settings.request_interval, self.tick)
+            return
+        if schedule is None:
+            schedule = RateSchedule(1.0 / settings.request_interval)
+        ctx.at_gaps(schedule, settings.poisson, self.tick)  # the scenario's load: actions, --arrivals
 
     def on_routes_changed(self) -> None:
         self._targets = tuple(sorted(self.ctx.routes))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import socket
@@ -63,14 +64,27 @@ def probe(address: str, timeout: float = PROBE_TIMEOUT) -> None:
     raise RayStartError(f"cannot reach a Ray cluster at {address} ({reason}); {FIX}")
 
 
+def loopback(address: str) -> bool:
+    """Whether `address` (HOST:PORT, not auto/local) names this machine's loopback interface."""
+    if address in ("auto", "local"):
+        return False
+    host = host_port(address)[0]
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 @contextmanager
 def ray_session(address: str | None) -> Iterator[Any]:
     """Yield the ray module connected as asked; shut down what this call started."""
     address = effective_address(address)
     if address not in (None, "auto", "local"):
         probe(address)  # also when Ray is initialised: a caller who names an address means that cluster
-    if address is None:
-        # Before Ray is imported: keeps every Ray process of the embedded node on 127.0.0.1.
+    if address is None or loopback(address):
+        # Before Ray is imported: keeps every Ray process of the embedded node on 127.0.0.1, and a
+        # driver joining a head on loopback there too (else Ray takes this machine's outward address
+        # as the driver's, finds no raylet at it and waits without a word).
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 

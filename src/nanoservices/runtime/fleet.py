@@ -20,13 +20,16 @@ from nanoservices.chaos import HostLoss, Kill, ZoneLoss, kill_hosts, kill_instan
 from nanoservices.outputs.records import ExitReason
 from nanoservices.plan import Growth, InstanceSpec
 from nanoservices.registry import STARTING
+from nanoservices.runtime import netfaults
 from nanoservices.runtime.host import registries_in_scope
 from nanoservices.runtime.machines import describe, hosts_lost, machine_loss, protected_nodes
 from nanoservices.runtime.placement import host_setups
+from nanoservices.runtime.sources import spare_the_harness
 from nanoservices.runtime.zones import uses_zones
 from nanoservices.scenario.actions import VersionBehaviour
 from nanoservices.scenario.events import Event
 from nanoservices.scenario.judge import Window
+from nanoservices.scenario.simian import Applied
 
 if TYPE_CHECKING:
     from nanoservices.runtime.supervisor import Supervisor
@@ -140,6 +143,7 @@ class RayFleet:
         for host, spec in running:
             if host in dying:
                 dying[host].append(spec)
+        await spare_the_harness(sup, dying, hosts)  # source workers there are counted, not lost
         outcomes = await sup.remove_nodes(loss.removed, dying)
         removed = tuple(node for node in loss.removed if outcomes[node] is None)
         staying = set(dying) - set(hosts_lost(hosts, node_of, node_of, removed))
@@ -147,25 +151,35 @@ class RayFleet:
         dying = {host: specs for host, specs in dying.items() if host not in staying}
         losses = await kill_hosts(sup, dying, collect=False)  # Ray is told they are gone
         self._lost(losses)
-        return ZoneLoss(losses, describe(loss, outcomes), removed)
+        method = describe(loss, outcomes, off_network=netfaults.cluster() is not None)
+        return ZoneLoss(losses, method, removed)
 
     def _lost(self, losses: list[HostLoss]) -> None:
         self._gone.update(name for loss in losses for name in loss.instances)
         self._sup.lost_hosts(losses)
 
-    async def set_profiles(self, profiles: Mapping[str, VersionBehaviour | None]) -> None:
+    async def set_profiles(self, profiles: Mapping[str, VersionBehaviour | None]) -> Applied:
         sup = self._sup
         by_host: dict[int, dict[str, VersionBehaviour | None]] = {}
         for name, profile in profiles.items():
             by_host.setdefault(sup.host_index(name), {})[name] = profile
-        live = sup.live_indexes()
-        await asyncio.gather(
-            *(sup.hosts[h].set_profiles.remote(part) for h, part in by_host.items() if h in live),
-            return_exceptions=True,
-        )
+        return await self._on_hosts({h: sup.hosts[h].set_profiles.remote for h in by_host}, by_host)
 
-    async def set_partitions(self, blocked: Mapping[int, frozenset[int]]) -> None:
-        hosts = self._sup.hosts
-        await asyncio.gather(
-            *(hosts[h].set_partition.remote(b) for h, b in blocked.items()), return_exceptions=True
+    async def set_partitions(self, blocked: Mapping[int, frozenset[int]]) -> Applied:
+        method = ""
+        if (net := netfaults.cluster()) is not None:  # real links cut at the netns cluster's switch
+            node_of = {h: self._sup.node_of(h) for h in blocked}
+            blocked, method = await netfaults.set_partitions(blocked, node_of, net)
+        applied = await self._on_hosts({h: self._sup.hosts[h].set_partition.remote for h in blocked}, blocked)
+        return applied._replace(method=method)
+
+    async def _on_hosts(self, calls: Mapping[int, Any], arguments: Mapping[int, Any]) -> Applied:
+        """Each host's call with its argument; which hosts took it, which did not and why."""
+        live = self._sup.live_indexes()
+        failed = {h: "not running" for h in calls if h not in live}
+        asked = [h for h in calls if h in live]
+        answers = await asyncio.gather(*(calls[h](arguments[h]) for h in asked), return_exceptions=True)
+        failed.update(
+            {h: type(a).__name__ for h, a in zip(asked, answers, strict=True) if isinstance(a, BaseException)}
         )
+        return Applied(tuple(sorted(h for h in asked if h not in failed)), failed)

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from nanoservices.builtin import FSM
-from nanoservices.messages import encode_one_way
+from nanoservices.messages import encode_rows
 from nanoservices.packages.pirate import opening_moves
 
 MOVES_PER_PIRATE = 4  # two NameDrops, a GoldCoin, a Chat
@@ -60,18 +60,21 @@ class Opening:
 
 
 def opening(pirates: Sequence[str], host_of: Mapping[str, int], seed: int) -> Opening:
-    """Every pirate's moves (packages/pirate.py draws them), grouped by the host that runs it."""
-    rows: dict[int, list[tuple[int, str, str, str]]] = {}
+    """Every pirate's moves (packages/pirate.py draws them), grouped by the host that runs it,
+    each already in the wire layout of messages.encode_batch (one allocation per move)."""
+    rows: dict[int, list[tuple[int, str, str, str, int, str, int, str]]] = {}
     moves = opening_moves(pirates, random.Random(f"{seed}:fsm"))
     for i in range(0, len(moves), MOVES_PER_PIRATE):  # a pirate's moves are together
-        target = moves[i][0]
-        host = host_of[target]
+        host = host_of[moves[i][0]]
         batch = rows.get(host)
         if batch is None:
             batch = rows[host] = []
-        batch.extend((kind, CONTROLLER, to, payload) for to, kind, payload in moves[i : i + MOVES_PER_PIRATE])
+        batch += [
+            (kind, CONTROLLER, to, payload, 0, "", 0, "")
+            for to, kind, payload in moves[i : i + MOVES_PER_PIRATE]
+        ]
     return Opening(
-        batches={host: encode_one_way(batch) for host, batch in rows.items()},
+        batches={host: encode_rows(batch) for host, batch in rows.items()},
         sent={host: len(batch) for host, batch in rows.items()},
     )
 

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from nanoservices import defaults
 from nanoservices.messages import (
     REQUEST_KINDS,
     RESPONSE_FOR,
@@ -37,10 +38,13 @@ from nanoservices.packages.base import BehaviourSettings
 from nanoservices.plan import InstanceSpec, RegistrySpec
 from nanoservices.registry import EXPIRY_PERIODS, UP, Change, Entry, Shares
 from nanoservices.runtime.breaker_events import FINAL_KEY, BreakerLog, Transition
+from nanoservices.runtime.bulk import paused_gc
 from nanoservices.runtime.delays import RESOLUTION, Delays
 from nanoservices.runtime.instance import InstanceRuntime
+from nanoservices.runtime.lag import LagProbe, lag_counts, probe_loop
 from nanoservices.runtime.live import LiveCounts, request_counts
 from nanoservices.runtime.resilience import BUCKETS, WINDOW
+from nanoservices.runtime.sources import worker_counts
 from nanoservices.runtime.stats import HostStats
 
 if TYPE_CHECKING:
@@ -57,6 +61,10 @@ CALLS_PER_DESTINATION = 1
 # Over the socket data plane a batch in flight costs an ack, not a Ray call: several may be out at
 # once, so a busy destination does not hold back every message behind one round trip.
 FRAMES_PER_DESTINATION = 1
+# Most messages a host hands over in one go, to one destination host or to its own instances: an
+# overloaded fsm of 100,000 pirates grew single batches to 200,000 messages, each seconds of one
+# callback during which no timer, Ray call (stop_traffic) or other connection got a turn.
+MAX_BATCH = 2_000
 PollAnswer = tuple[int, list[Change], dict[str, Shares]]  # (stamp, changes, shares) of a registry
 WATCH_WAIT = 30.0  # seconds a poll waits for a change (Eureka clients fetch every 30 s)
 
@@ -115,8 +123,9 @@ class HostSetup:
     max_in_flight: int = 0  # per traffic source; 0: no limit
     batches_in_flight: int = CALLS_PER_DESTINATION  # per destination host
     addresses: dict[str, str] | None = None  # simulated IPs by instance name, for span attributes
-    lease_renewal: float = 1.0  # Eureka heartbeat period (Eureka's 30 s, scaled)
-    retries: int = 1  # Ribbon's MaxAutoRetriesNextServer
+    lease_renewal: float = defaults.LEASE_RENEWAL  # Eureka heartbeat period (Eureka's 30 s, scaled)
+    retries: int = defaults.RETRIES  # Ribbon's MaxAutoRetriesNextServer
+    retry_timeouts: bool = False  # also retry a timed-out GET on the next server (--retry-timeouts)
     timeouts: tuple[tuple[str, float], ...] = ()  # (service, seconds): its callers' timeout for it
 
 
@@ -138,13 +147,16 @@ class HostCore:
         self.clock = clock
         self.run_start = clock()  # when the traffic started: second 0 of the per-second series
         self.delays = Delays()  # replies waiting out their simulated service time
+        self.lag = LagProbe()  # its event loop's lateness per second, once its instances start
         self.request_timeout = setup.request_timeout
         self.timeouts = dict(setup.timeouts)  # per dependency; the rest use request_timeout
         self.retries = setup.retries
+        self.retry_timeouts = setup.retry_timeouts
         self.registries = setup.registries
-        self.instances = {
-            spec.name: InstanceRuntime(self, spec, setup.settings, setup.seed) for spec in setup.specs
-        }
+        with paused_gc():  # up to 50,000 pirates per host: no collection every 700 of them
+            self.instances = {
+                spec.name: InstanceRuntime(self, spec, setup.settings, setup.seed) for spec in setup.specs
+            }
         self.placement: dict[str, int] = {}
         self.shares: dict[str, Shares] = {}  # service -> version -> traffic share, while a deploy splits it
         self.peers: Peers | None = None
@@ -181,6 +193,7 @@ class HostCore:
         target_host = self.placement.get(msg.target)
         if target_host == self.index:
             self._local.append(msg)
+            self.stats.local_sent += 1
         elif target_host is None or target_host in self._dead_hosts:
             self._undeliverable(msg, Status.DEAD_INSTANCE)
             return
@@ -204,7 +217,9 @@ class HostCore:
             self._outboxes.clear()
             return
         local = self._local
-        for _ in range(len(local)):  # what is queued now; new local messages wait a turn
+        queued = min(len(local), MAX_BATCH)
+        self.stats.local_received += queued
+        for _ in range(queued):  # what is queued now; new local messages wait a turn
             self.dispatch(local.popleft())
         if local and not self._pump_scheduled:
             self._pump_scheduled = True
@@ -213,7 +228,15 @@ class HostCore:
             calls_out = self._calls_out
             for target_host in list(self._outboxes):
                 if calls_out.get(target_host, 0) < self.batches_in_flight:
-                    self._ship(target_host, self._outboxes.pop(target_host))
+                    self._ship(target_host, self._next_batch(target_host))
+
+    def _next_batch(self, target_host: int) -> list[Message]:
+        """The outbox for target_host, or its first MAX_BATCH messages (the rest wait their turn)."""
+        box = self._outboxes.pop(target_host)
+        if len(box) > MAX_BATCH:
+            self._outboxes[target_host] = box[MAX_BATCH:]
+            del box[MAX_BATCH:]
+        return box
 
     def _ship(self, target_host: int, batch: list[Message]) -> None:
         assert self.peers is not None
@@ -236,7 +259,7 @@ class HostCore:
         error = None if future.cancelled() else future.exception()
         if error is None:
             if target_host in self._outboxes and not self.frozen:
-                self._ship(target_host, self._outboxes.pop(target_host))
+                self._ship(target_host, self._next_batch(target_host))
             return
         reason = "stopped" if isinstance(error, HostStopped) else "dead_instance"
         self.stats.lost(target_host, reason, len(batch))
@@ -278,7 +301,7 @@ class HostCore:
             return  # being killed: as silent as the dead host it is about to be
         self.stats.messages_delivered += 1
         instance = self.instances.get(msg.target)
-        if msg.is_response:
+        if msg.kind in RESPONSE_KINDS:  # msg.is_response, without a property call per message
             if instance is not None:
                 instance.on_response(msg)
             return
@@ -362,12 +385,15 @@ class HostCore:
         assert self.peers is not None
         per_registry: dict[int, list[Entry]] = {}
         now = self.clock()
-        for instance in self.instances.values():
-            spec = instance.spec
-            self._records.append(NodeRecord(spec.name, spec.package, spec.ip, now))
-            entry = (spec.name, spec.service, self.index, spec.version, status)
-            for registry in registries_in_scope(spec, self.registries):
-                per_registry.setdefault(registry, []).append(entry)
+        with paused_gc():
+            for instance in self.instances.values():
+                spec = instance.spec
+                self._records.append(NodeRecord(spec.name, spec.package, spec.ip, now))
+                if spec.source_worker > 0:  # a traffic source's extra worker: a caller only
+                    continue  # (runtime/sources.py)
+                entry = (spec.name, spec.service, self.index, spec.version, status)
+                for registry in registries_in_scope(spec, self.registries):
+                    per_registry.setdefault(registry, []).append(entry)
         # Node records travel to Edda alongside the registrations, not after them: one round trip.
         await asyncio.gather(
             *(self._register_leased(r, entries) for r, entries in per_registry.items()), self.flush_records()
@@ -384,6 +410,8 @@ class HostCore:
         """registry index -> the local instances registered with it, renewed in one call."""
         leases: dict[int, list[InstanceRuntime]] = {}
         for instance in self.instances.values():
+            if instance.spec.source_worker > 0:  # never registered: nothing to renew
+                continue
             for registry in registries_in_scope(instance.spec, self.registries):
                 leases.setdefault(registry, []).append(instance)
         return leases
@@ -399,9 +427,12 @@ class HostCore:
             # start-up; afterwards a stopped instance has deregistered and is not renewed.
             names = [i.name for i in instances if i.running or not started]
             if names:
-                calls.append(self.peers.renew(registry, names, lease))
+                calls.append((len(names), self.peers.renew(registry, names, lease)))
         # a registry gone with its zone's machine fails its call; the others are still renewed
-        await asyncio.gather(*calls, return_exceptions=True)
+        answers = await asyncio.gather(*(call for _, call in calls), return_exceptions=True)
+        for (leases, _), answer in zip(calls, answers, strict=True):
+            if isinstance(answer, BaseException):  # counted: the summary says how many were not renewed
+                self.stats.renewals_failed += leases
 
     def start_renewals(self) -> None:
         """Heartbeats every renewal period from now on (once: registration and start both ask)."""
@@ -509,6 +540,8 @@ class HostCore:
             return
         loop = asyncio.get_running_loop()
         self._background.append(loop.create_task(self._expire_loop()))
+        # how late this host's timers fire, per second of the traffic (runtime/lag.py)
+        self._background.append(loop.create_task(probe_loop(self.lag, lambda: self.clock() - self.run_start)))
         if self._watch:
             self._background.append(loop.create_task(self._poll_loop(poll_interval)))
         self.start_renewals()
@@ -538,6 +571,7 @@ class HostCore:
     def counts(self) -> dict[str, object]:
         counts = self.stats.counts(self.index)
         counts["breaker_events_dropped"] = self.breakers.dropped
+        counts.update(worker_counts(self))  # a traffic source worker's own figures (runtime/sources.py)
         return counts
 
     def final_counts(self) -> dict[str, object]:
@@ -545,6 +579,7 @@ class HostCore:
         the supervisor pops those before summing."""
         counts = self.counts()
         counts[FINAL_KEY] = (self.index, self.breakers.since(0))
+        counts["lag"] = lag_counts(self.index, self.lag.flush())
         return counts
 
     def breaker_transitions(self, confirmed: int) -> list[Transition]:
@@ -587,7 +622,7 @@ class HostCore:
     def freeze(self) -> dict[str, object]:
         """Chaos is about to kill this host: stop everything without a word, hand back the counts."""
         self.frozen = True
-        self._local.clear()
+        self._drop_local("dead_instance")
         self._outboxes.clear()
         self.delays.clear()
         for task in self._background:
@@ -602,9 +637,10 @@ class HostCore:
         for task in self._background:
             task.cancel()
         self._background.clear()
-        for instance in reversed(list(self.instances.values())):
-            instance.stop(ExitReason.NORMAL)
-        await self.flush_records()
+        with paused_gc():  # 50,000 pirates stopping make 50,000 done records at once
+            for instance in reversed(list(self.instances.values())):
+                instance.stop(ExitReason.NORMAL)
+            await self.flush_records()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.request_timeout
         while self.busy() and loop.time() < deadline:
@@ -613,5 +649,13 @@ class HostCore:
             else:  # queued messages leave on the next pump; delayed replies when their slot ends
                 await asyncio.sleep(0 if self.moving() else RESOLUTION)
         self.delays.clear()  # replies still waiting past the bound stay unanswered (held), not sent late
+        self._drop_local("stopped")  # still queued past the bound: never handed over, counted so
         self.closed = True
         return self.final_counts()
+
+    def _drop_local(self, reason: str) -> None:
+        """Messages queued for this host's own instances that will never be handed over: lost on
+        the host's self-hop, by `reason`, so its two counts still agree."""
+        if self._local:
+            self.stats.lost(self.index, reason, len(self._local))
+            self._local.clear()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from nanoservices.chaos import HostLoss, Kill, ZoneLoss, kill_hosts, kill_instance
 from nanoservices.config import RunConfig
@@ -20,11 +21,14 @@ from nanoservices.runtime.breaker_events import BreakerInbox, Transition, pop_fi
 from nanoservices.runtime.delays import RESOLUTION
 from nanoservices.runtime.host import HostCore, HostDied, HostSetup, registries_in_scope
 from nanoservices.runtime.instance import InstanceRuntime
+from nanoservices.runtime.lost_counts import LostCounts
 from nanoservices.runtime.placement import host_setups, placement_of
+from nanoservices.runtime.sources import spread
 from nanoservices.runtime.stats import add_stats
 from nanoservices.scenario.actions import VersionBehaviour
 from nanoservices.scenario.events import Event
 from nanoservices.scenario.judge import Window
+from nanoservices.scenario.simian import Applied
 
 
 class LocalPeers:
@@ -89,7 +93,8 @@ class LocalRun:
         self.plan = plan
         self.config = config
         self._clock = clock
-        setups = host_setups(plan, config)
+        # In one process a source needs no workers; --sources N asks for them (runtime/sources.py).
+        setups = spread(host_setups(plan, config), config.sources or 1)
         self.placements = [setup.specs for setup in setups]
         self.hosts = [self._host(setup) for setup in setups]
         self.peers = LocalPeers(plan, self.hosts)
@@ -102,6 +107,7 @@ class LocalRun:
         self.started_at = 0.0
         self.events: list[Event] = []  # breaker transitions (and a LocalFleet's events), in arrival order
         self._breakers = BreakerInbox()
+        self.lost = LostCounts()  # hosts whose counts died with them, and every host's last live figures
 
     def _host(self, setup: HostSetup) -> HostCore:
         return HostCore(setup) if self._clock is None else HostCore(setup, clock=self._clock)
@@ -190,11 +196,24 @@ class LocalRun:
         self.events += events
         return len(events)
 
+    def live(self) -> None:
+        """What a Ray run's live-progress poll keeps: every running host's figures as of now."""
+        for i, host in enumerate(self.hosts):
+            if i not in self.peers.dead:
+                self.lost.seen(i, host.clock() - self.started_at, host.live_counts())
+
+    def die(self, host: int, reason: str) -> None:
+        """The host dies as under kill -9: nothing collected, deliveries to it fail from now on."""
+        self.peers.dead.add(host)
+        self.lost.lose(host, reason)
+
     async def stop(self) -> dict[str, object]:
-        """Stop every live host as a Ray run's shutdown does; the run's summed counts."""
-        live = [h for i, h in enumerate(self.hosts) if i not in self.peers.dead]
+        """Stop every live host as a Ray run's shutdown does; the run's summed counts (a host whose
+        final counts fail is reported as lost, as in a Ray run)."""
+        indexes = [i for i in range(len(self.hosts)) if i not in self.peers.dead]
+        results = await asyncio.gather(*(self.hosts[i].stop_all() for i in indexes), return_exceptions=True)
         totals: dict[str, object] = {}
-        for counts in [*await asyncio.gather(*(h.stop_all() for h in live)), *self.killed_counts]:
+        for counts in [*self.lost.finals(indexes, results), *self.killed_counts]:
             self._take_breakers(*pop_final(counts))
             add_stats(totals, counts)
         return totals
@@ -210,9 +229,14 @@ class LocalRun:
             "arch": self.plan.arch,
             "hosts": len(self.hosts),
             "instances_planned": len(self.plan.instances),
-            "instances_killed": sum(len(self.hosts[i].instances) for i in dead),
-            "hosts_died": {},
-            "unchecked_hosts": [],
+            "instances_killed": sum(len(self.hosts[i].instances) for i in dead if i not in self.lost),
+            "instances_uncounted": sum(len(self.hosts[i].instances) for i in dead if i in self.lost),
+            "hosts_died": {str(h): why for h, why in self.lost.reasons.items() if h in self.peers.dead},
+            "unchecked_hosts": sorted(self.lost.reasons),
+            "counts_lost": self.lost.report(
+                lambda i: [x.spec for x in self.hosts[i].instances.values()],
+                lambda i: any(x.is_traffic_source for x in self.hosts[i].instances.values()),
+            ),
             "stats": stats,
             "graph": {"files": [], **graph_counts(self.peers.records, self.config.reduce_names)},
             "flow_files": [],
@@ -349,10 +373,24 @@ class LocalFleet:
     async def lose(self, hosts: Mapping[int, Sequence[InstanceSpec]]) -> ZoneLoss:
         return ZoneLoss(await self.run.lose_hosts(hosts), "in-process: frozen, counted, marked dead")
 
-    async def set_profiles(self, profiles: Mapping[str, VersionBehaviour | None]) -> None:
-        for host in self.run.hosts:
-            host.set_profiles(profiles)
+    async def set_profiles(self, profiles: Mapping[str, VersionBehaviour | None]) -> Applied:
+        by_host: dict[int, dict[str, VersionBehaviour | None]] = {}
+        for name, profile in profiles.items():
+            by_host.setdefault(self.run.host_of(name), {})[name] = profile
+        return self._on_hosts(by_host, lambda host, part: host.set_profiles(part))
 
-    async def set_partitions(self, blocked: Mapping[int, frozenset[int]]) -> None:
-        for index, hosts in blocked.items():
-            self.run.hosts[index].set_partition(hosts)
+    async def set_partitions(self, blocked: Mapping[int, frozenset[int]]) -> Applied:
+        return self._on_hosts(blocked, lambda host, hosts: host.set_partition(hosts))
+
+    def _on_hosts(self, parts: Mapping[int, Any], call: Callable[[HostCore, Any], object]) -> Applied:
+        """As the Ray fleet: which hosts took the change, which did not (dead, or it raised) and why."""
+        failed: dict[int, str] = {}
+        for index, part in parts.items():
+            if index in self.run.peers.dead:
+                failed[index] = "not running"
+                continue
+            try:
+                call(self.run.hosts[index], part)
+            except Exception as error:  # a host that cannot take it: said so, not skipped silently
+                failed[index] = type(error).__name__
+        return Applied(tuple(sorted(h for h in parts if h not in failed)), failed)

@@ -70,10 +70,18 @@ def stat_parent(stat: str) -> int:
     return int(stat.rsplit(")", 1)[1].split()[1])
 
 
-def describe(loss: MachineLoss, outcomes: Mapping[str, str | None]) -> str:
-    """The event's `method`: which raylets were killed, which nodes could not be removed and why."""
+def describe(loss: MachineLoss, outcomes: Mapping[str, str | None], off_network: bool = False) -> str:
+    """The event's `method`: which raylets were killed (or, on a netns cluster, which machines were
+    taken off the network first), which nodes could not be removed and why."""
     killed = [n for n in loss.removed if outcomes.get(n) is None]
-    parts = [f"raylet of node {n} killed, every process on it with it" for n in killed]
+    if off_network:
+        parts = [
+            f"node {n} taken off the network at the switch (frames dropped both ways: peers time out),"
+            " then every process in its namespace SIGKILLed"
+            for n in killed
+        ]
+    else:
+        parts = [f"raylet of node {n} killed, every process on it with it" for n in killed]
     parts += [f"node {n} not removed ({outcomes[n]})" for n in loss.removed if outcomes.get(n) is not None]
     parts += [f"node {n} runs the head or the supervisor, not removed" for n in loss.spared]
     if len(killed) < len(loss.removed) or loss.spared:

@@ -70,8 +70,14 @@ class RayletKiller:
 
 
 async def remove_nodes(nodes: Sequence[str], bound: float = KILL_BOUND) -> dict[str, str | None]:
-    """Every node at once; per node None when it was removed, else why not."""
+    """Every node at once; per node None when it was removed, else why not. On a netns cluster
+    the machine goes off the network first (runtime.netfaults), so no reset reaches its peers."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from nanoservices.runtime import netfaults
+
+    if netfaults.cluster() is not None:
+        return await netfaults.take_off_network(nodes)
 
     killers = [
         RayletKiller.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False)).remote()

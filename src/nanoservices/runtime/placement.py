@@ -85,6 +85,7 @@ def host_setups(
             batches_in_flight=in_flight,
             lease_renewal=config.lease_renewal,
             retries=config.retries,
+            retry_timeouts=config.retry_timeouts,
             timeouts=tuple(sorted(config.timeouts.items())),
         )
         for i, group in enumerate(assign_hosts(specs, config.instances_per_host))

@@ -10,6 +10,7 @@ from typing import Any
 
 import ray
 
+from nanoservices.outputs.record_rows import pack_records
 from nanoservices.outputs.records import ExitReason, GraphRecord
 from nanoservices.registry import UP
 from nanoservices.runtime.breaker_events import Transition
@@ -47,7 +48,9 @@ class RayPeers:
         return self._registries[registry].poll.remote(services, since, wait)
 
     def record(self, records: list[GraphRecord]) -> Any:
-        return self._edda.record.remote(records)
+        with paused_gc():  # one blob, not an object per record
+            data = pack_records(records)
+        return self._edda.record.remote(data)
 
 
 @ray.remote(num_cpus=0, enable_task_events=False)
@@ -106,13 +109,17 @@ class Host:
         """Batches over Ray: the supervisor's, and every host's with --transport ray."""
         self.core.deliver(source, data)
 
-    async def deliver_counted(self, source: int, data: bytes) -> tuple[int, float]:
+    async def deliver_counted(self, source: int, data: bytes, duration: float = -1.0) -> tuple[int, float]:
         """deliver(), then how many messages from `source` this host has handed to its instances
         (the supervisor's count of what arrived, not an assumption that the call means it did)
         and when the last was handed over (epoch seconds): the reply itself waits for what the
-        delivery set off, such as 50,000 pirates starting their chat tickers."""
+        delivery set off, such as 50,000 pirates starting their chat tickers. With `duration` 0
+        (-d 0) the run ends with the opening moves: the pirates stop here, before their first
+        chat, rather than when the supervisor's stop_traffic gets through to a busy host."""
         with paused_gc():
             self.core.deliver(source, data)
+        if duration == 0:
+            self.core.stop_traffic()
         return self.core.stats.hop_received.get(source, 0), time.time()
 
     def delivered_from(self, source: int) -> int:
@@ -121,8 +128,15 @@ class Host:
     async def poll_once(self) -> None:
         await self.core.poll_once()
 
-    async def start(self, poll_interval: float, started_at: float | None = None) -> None:
+    async def start(
+        self, poll_interval: float, started_at: float | None = None, stop_after: float | None = None
+    ) -> None:
+        """Start every instance; a traffic source's host given `stop_after` (-d) stops its traffic
+        then by itself: the run ends at -d even when the supervisor is held up (a deploy spawning
+        processes on a busy machine held it 3 s)."""
         self.core.start_instances(poll_interval, started_at=started_at)
+        if stop_after is not None:
+            asyncio.get_running_loop().call_later(stop_after, self.core.stop_traffic)
 
     async def stop_traffic(self) -> None:
         self.core.stop_traffic()

@@ -28,6 +28,7 @@ class HostStats:
     one_way_dropped: int = 0  # one-way messages to an instance that was gone
     late_responses: int = 0  # responses that arrived after their request timed out
     polls_failed: int = 0  # Eureka polls that raised (a registry lost with its node)
+    renewals_failed: int = 0  # instance leases a heartbeat failed to renew (its registry did not answer)
     # Completed requests of traffic sources by latency, as an outputs/histogram.py histogram.
     latency_buckets: dict[int, int] = field(default_factory=dict)
     # Replies instances made, per "second|service|version|zone" (seconds since the traffic started).
@@ -35,6 +36,9 @@ class HostStats:
     # Entry requests (traffic sources') by the second they ended: ended, of them failed, and the
     # latency histogram of the completed ones; the phases of an incident are read from it.
     entry_series: dict[int, SeriesRow] = field(default_factory=dict)
+    # Requests per edge as their callers saw them, caller service -> callee service -> requests ended,
+    # of them failed, and the histogram of every one's wait from first send to its end.
+    edge_latency: dict[str, dict[str, SeriesRow]] = field(default_factory=dict)
     retries: int = 0  # requests sent again to the next server after a connection failure
     blackouts: int = 0  # servers a caller blacked out (3 consecutive connection failures)
     breaker_changes: dict[str, int] = field(default_factory=dict)  # circuit breaker transitions, by new state
@@ -48,6 +52,10 @@ class HostStats:
     hop_requests: dict[int, int] = field(default_factory=dict)  # of those, requests
     hop_answered: dict[int, int] = field(default_factory=dict)  # responses sent back to A
     hop_in_flight: dict[int, int] = field(default_factory=dict)  # entry requests to B pending at shutdown
+    # Messages between instances of this host (its self-hop "A->A"): handed over in-process, one
+    # integer each end (the hot path's whole cost), folded into `hops` by counts().
+    local_sent: int = 0  # queued for an instance of this host
+    local_received: int = 0  # taken off that queue and handed to the instance; the rest: hop_lost
 
     def latency(self, seconds: float) -> None:
         bucket = bucket_of(seconds)
@@ -73,6 +81,20 @@ class HostStats:
             bucket = bucket_of(seconds)
             row["h"][bucket] = row["h"].get(bucket, 0) + 1
 
+    def edge(self, caller: str, callee: str, status: Status, seconds: float) -> None:
+        """One request from a `caller` instance to `callee` ended after `seconds` (retries included)."""
+        rows = self.edge_latency.get(caller)
+        if rows is None:
+            rows = self.edge_latency[caller] = {}
+        row = rows.get(callee)
+        if row is None:
+            row = rows[callee] = {"requests": 0, "errors": 0, "h": {}}
+        row["requests"] += 1
+        if status:
+            row["errors"] += 1
+        bucket = bucket_of(seconds)
+        row["h"][bucket] = row["h"].get(bucket, 0) + 1
+
     def failed(self, status: Status) -> None:
         key = status.name.lower()
         self.requests_failed[key] = self.requests_failed.get(key, 0) + 1
@@ -84,17 +106,20 @@ class HostStats:
     def counts(self, index: int) -> dict[str, object]:
         """The counters as summable dicts; hop figures keyed by the pair, from either end."""
         out: dict[str, object] = {
-            f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("hop_")
+            f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith(("hop_", "local_"))
         }
         # Bucket keys as text, so the counts stay the same after a trip through JSON.
         out["latency_buckets"] = _text_keys(self.latency_buckets)
-        out["series"] = {
-            key: {"requests": row["requests"], "errors": row["errors"], "h": _text_keys(row["h"])}
-            for key, row in self.series.items()
-        }
+        # capacity's own keys (runtime/admission.py) ride along where a row has them
+        out["series"] = {key: {**row, "h": _text_keys(row["h"])} for key, row in self.series.items()}
         out["entry_series"] = {
             str(second): {"requests": row["requests"], "errors": row["errors"], "h": _text_keys(row["h"])}
             for second, row in self.entry_series.items()
+        }
+        out["edge_latency"] = {
+            f"{caller}|{callee}": {**row, "h": _text_keys(row["h"])}
+            for caller, rows in self.edge_latency.items()
+            for callee, row in rows.items()
         }
         hops: dict[str, dict[str, object]] = {}
 
@@ -113,6 +138,10 @@ class HostStats:
             put(f"{other}->{index}", "requests", n)
         for other, n in self.hop_answered.items():
             put(f"{other}->{index}", "answered", n)
+        if self.local_sent or self.local_received:
+            self_hop = f"{index}->{index}"
+            put(self_hop, "sent", self.local_sent)
+            put(self_hop, "received", self.local_received)
         out["hops"] = hops
         return out
 

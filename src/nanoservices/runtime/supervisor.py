@@ -22,9 +22,11 @@ from nanoservices.outputs.eureka import eureka_totals
 from nanoservices.outputs.records import DoneRecord, ExitReason
 from nanoservices.packages.base import behaviour_for
 from nanoservices.plan import DeploymentPlan, InstanceSpec
+from nanoservices.runtime import sources as source_workers
 from nanoservices.runtime.breaker_events import BreakerInbox, Transition, pop_final
 from nanoservices.runtime.edda import Edda
 from nanoservices.runtime.host import CONTROL_PLANE, HostSetup, registries_in_scope
+from nanoservices.runtime.lost_counts import LostCounts
 from nanoservices.runtime.placement import host_setups, placement_of
 from nanoservices.runtime.ray_host import Host
 from nanoservices.runtime.registry_actor import Registry
@@ -32,7 +34,7 @@ from nanoservices.runtime.stats import add_stats
 from nanoservices.runtime.zones import actor_resources, uses_zones
 from nanoservices.scenario.actions import Scenario
 from nanoservices.scenario.asgard import Asgard
-from nanoservices.scenario.events import Event, EventKind, EventLog
+from nanoservices.scenario.events import Event, EventKind, EventLog, console_line
 from nanoservices.scenario.judge import Window
 
 DRAIN_GRACE = 0.5  # seconds beyond the request timeout to let issued requests finish
@@ -67,18 +69,21 @@ class Supervisor:
         self._died: dict[int, str] = {}  # hosts that died outside chaos, with the error
         self._events: list[dict[str, object]] = []
         self._shutting_down = False
+        self._traffic_over = False  # -d reached (or a stop): the live figures are final from here
+        self._ticking = 0.0  # when the traffic sources began to tick: -d counts from here
         self._progress: list[str] = []
         self._host_memory = 0
         self._host_of: dict[str, int] = {}  # instance full name -> host index
         self._placement: list[dict[str, object]] = []
         self._killed_counts: list[dict[str, object]] = []  # final counts of hosts chaos killed
-        self._counts_lost: set[int] = set()  # hosts whose counts died with them
+        self._lost = LostCounts()  # hosts whose counts died with them, and every host's last live figures
         self._addresses: dict[int, tuple[str, int]] | None = None  # where hosts listen (socket data plane)
         self._token: bytes | None = None
         self.scenario = scenario
         self._event_log: EventLog | None = None
         self._retired: set[int] = set()  # hosts stopped because their server group was replaced
         self._retired_counts: list[dict[str, object]] = []
+        self._unstarted: set[int] = set()  # a deploy's new hosts not yet started (none routes to them)
         self._watchers: list[asyncio.Task[None]] = []
         self._run_started = 0.0
         self._asgard: Asgard | None = None
@@ -90,6 +95,7 @@ class Supervisor:
         self._live_round = 0
         self._live_sources: set[int] = set()  # hosts whose live figures showed requests issued
         self._breakers = BreakerInbox()  # breaker transitions recorded so far, per host
+        self._source_nodes: list[str] = []  # Ray nodes the traffic source workers go to in turn
 
     def progress(self) -> list[str]:
         """Lines describing what happened since the run began (the driver prints the new ones)."""
@@ -103,7 +109,7 @@ class Supervisor:
 
         gone = self._killed | self._retired | set(self._died)
         running = [i for i in range(len(self._hosts)) if i not in gone]
-        stopping = self._shutting_down
+        stopping = self._shutting_down or self._traffic_over
         asking = self._run_started and not stopping
         self._live_round += 1
         # Every host one round in LIVE_ASK_ALL_EVERY; in between only those whose figures move:
@@ -131,15 +137,22 @@ class Supervisor:
         self._record_breakers(sorted(breakers))
         self._live_sources.update(i for i, counts in answered.items() if counts.get("issued"))
         now = time.time()
+        for host, counts in answered.items():  # what is known of a host whose counts die later
+            self._lost.seen(host, now - self._run_started, counts)
         return {
             "at": now - self.started_at,
-            "elapsed": now - self._run_started if self._run_started else 0.0,
+            "elapsed": now - self._ticking if self._ticking else 0.0,  # of traffic, as -d counts it
             "duration": self.config.duration,
             "stopping": stopping,
             "live": running,
             "asked": len(asks),
             "answered": answered,
-            "ended": live.total(live.from_final(c) for c in [*self._killed_counts, *self._retired_counts]),
+            "ended": live.total(
+                [
+                    *(live.from_final(c) for c in [*self._killed_counts, *self._retired_counts]),
+                    self._lost.last_figures(),  # a host that died: its last figures, not zero
+                ]
+            ),
         }
 
     def _say(self, line: str) -> None:
@@ -153,6 +166,7 @@ class Supervisor:
         timings: dict[str, float] = {}
         try:
             plan = self.plan
+            self._open_event_log()  # first: a run stopped during start-up still leaves the file
             self._say(
                 f"starting {len(plan.instances):,} instances and {len(plan.registries)} Eureka registries"
             )
@@ -167,8 +181,15 @@ class Supervisor:
             self._say("all instances registered and discovered")
             where = await asyncio.gather(*(h.where.remote() for h in self._hosts))
             self._host_memory = sum(memory for memory, _ in where)
+            ips = {str(n["NodeID"]): str(n["NodeManagerAddress"]) for n in ray.nodes()}  # the node's address
             self._placement = [
-                {"host": i, "location": "/".join(specs[0].location), "node": node, "instances": len(specs)}
+                {
+                    "host": i,
+                    "location": "/".join(specs[0].location),
+                    "node": node,
+                    "ip": ips.get(node, ""),
+                    "instances": len(specs),
+                }
                 for i, (specs, (_, node)) in enumerate(zip(self._host_specs, where, strict=True))
             ]
             self._watch(range(len(self._hosts)))
@@ -181,8 +202,9 @@ class Supervisor:
             self._live_sources.update(sources)  # the first rounds need not ask everyone to find them
             servers = [h for i, h in enumerate(self._hosts) if i not in sources]
             await asyncio.gather(*(h.start.remote(poll, run_started) for h in servers))
-            await asyncio.gather(*(self._hosts[i].start.remote(poll, run_started) for i in sources))
-            ticking = time.time()  # the sources tick from here: -d seconds of traffic, counted from now
+            duration = self.config.duration  # the sources' hosts stop their traffic at -d themselves
+            await asyncio.gather(*(self._hosts[i].start.remote(poll, run_started, duration) for i in sources))
+            ticking = self._ticking = time.time()  # the sources tick from here: -d seconds of traffic
             opened = await self._open_fsm()
             timings["traffic_started"] = time.time() - self.started_at
             self._say(opened or f"traffic running for {self.config.duration:g} s")
@@ -192,6 +214,10 @@ class Supervisor:
                 await self._chaos_monkey()
             await self._sleep_or_stop(self.config.duration - (time.time() - ticking))
             timings["run_seconds"] = time.time() - run_started
+            # The run ends here, at -d (or the stop): no traffic after it, whatever a deploy is doing.
+            self._traffic_over = True
+            await self._stop_sources()
+            timings["traffic_stopped"] = time.time() - self.started_at
             await self._end_timeline(timeline)
             self._say("shutting down")
             summary = await self._shutdown()
@@ -225,12 +251,22 @@ class Supervisor:
         registered so far, then kill everything at once."""
         self._say("interrupted during start-up: stopping every actor")
         out = str(self.config.out_dir)
-        graph: dict[str, object] = {"files": [], "nodes": 0, "edges": 0, "forgets": 0, "done": 0}
+        graph: dict[str, object] | None = None
         if self._edda is not None:
             with contextlib.suppress(ray.exceptions.RayError):
                 graph = await self._edda.write.remote(
                     out, self.plan.arch, self.config.args, self.config.graphml, self.config.reduce_names
                 )
+        if graph is None:  # Edda could not write: an empty graph, so every file is still there
+            from nanoservices.outputs.graph_json import write_graph_json
+
+            path = Path(out) / "graph.json"
+            counts = write_graph_json(
+                path, self.plan.arch, self.config.args, [], reduce=self.config.reduce_names
+            )
+            graph = {"files": [str(path)], **counts}
+        if self._event_log is not None:
+            self._event_log.close()
         await self._kill_all()
         return {
             "arch": self.plan.arch,
@@ -268,7 +304,10 @@ class Supervisor:
                 if other.region == registry.region and j != i
             ]
             registries_wired.append(self._registries[i].wire.remote(peers))
-        setups = host_setups(plan, config)
+        # Traffic source workers: one per node in turn, the first beside the supervisor.
+        self._source_nodes = source_workers.alive_nodes(ray.get_runtime_context().get_node_id())
+        count = source_workers.count_for(config.sources, self._source_nodes, cluster)
+        setups = source_workers.spread(host_setups(plan, config), count)
         self._host_specs = [tuple(setup.specs) for setup in setups]
         self._hosts = self._spawn(setups, cluster)
         self._host_of = placement_of(setups)
@@ -283,7 +322,6 @@ class Supervisor:
         addresses = await asyncio.gather(*(host.join.remote(wiring, token) for host in self._hosts))
         if token is not None:
             self._addresses = dict(enumerate(addresses))
-        self._open_event_log()
 
     def _spawn(self, setups: list[HostSetup], cluster: dict[str, float]) -> list[Any]:
         return [
@@ -297,7 +335,11 @@ class Supervisor:
         """A zone's hosts go to its nodes. Hosts of no zone (spigo's `*`: global denominators and
         DNS, a region's cross-zone load balancers) run beside the supervisor in a zoned cluster, a
         node no gorilla removes: as an ELB spans a region's zones, a zone's loss must not take them
-        (nor the traffic source). Kong, losing their region, kills a region's ones there."""
+        (nor the traffic source). Kong, losing their region, kills a region's ones there.
+        Traffic source workers are the exception: spread one per node (runtime/sources.py)."""
+        pinned = source_workers.worker_where(setup, self._source_nodes)
+        if pinned is not None:
+            return pinned
         region, zone = setup.specs[0].location
         if zone == ANY and uses_zones(cluster) and self.local_node is not None:
             return {"scheduling_strategy": self.local_node}
@@ -330,9 +372,7 @@ class Supervisor:
             self._event_span(event)
         if not say:
             return
-        who = f" {event.service}" if event.service else ""
-        versions = f" {' -> '.join(event.versions)}" if event.versions else ""
-        self._say(f"{event.kind.value}{who}{versions}")
+        self._say(console_line(event))
 
     def _record_breakers(self, batches: Sequence[tuple[int, list[Transition]]]) -> None:
         """The hosts' new breaker transitions as events, and one progress line for them all (a
@@ -448,22 +488,27 @@ class Supervisor:
         if kill.counts is not None:
             self._killed_counts.append(kill.counts)
         elif kill.counts_lost:
-            self._counts_lost.add(kill.host)
+            self._lost.lose(kill.host, "killed by chaos before its counts were collected")
 
     def lost_hosts(self, losses: list[HostLoss]) -> None:
         for loss in losses:
             if loss.counts is not None:
                 self._killed_counts.append(loss.counts)
             else:
-                self._counts_lost.add(loss.host)
+                self._lost.lose(loss.host, "lost with its machine (counts die with the hosts)")
 
     async def _end_timeline(self, timeline: asyncio.Task[None] | None) -> None:
-        """The traffic phase is over: deploys still waiting stop waiting and end as they stand."""
+        """The traffic is over: deploys under way end where they stand, `unfinished` at -d or
+        `interrupted` on a stop, with their phase (scenario.timeline.stop_timeline)."""
         if timeline is None:
             return
+        from nanoservices.scenario.asgard import INTERRUPTED, UNFINISHED
+        from nanoservices.scenario.timeline import stop_timeline
+
         self._fleet.ended.set()
+        how = INTERRUPTED if self._stop.is_set() else UNFINISHED
         try:
-            await asyncio.wait_for(timeline, self.config.request_timeout + SPAN_FLUSH_BOUND)
+            await stop_timeline(timeline, self._asgard, how, self.config.request_timeout + SPAN_FLUSH_BOUND)
         except asyncio.TimeoutError:
             self._timeline_error = "the timeline did not finish in time"
         except Exception as error:  # a fault in a deploy: the run still shuts down and says so
@@ -477,6 +522,8 @@ class Supervisor:
         first = len(self._hosts)
         handles = self._spawn(setups, ray.cluster_resources())
         self._hosts = [*self._hosts, *handles]
+        started = range(first, len(self._hosts))
+        self._unstarted.update(started)  # until their start call is sent: the run may end first
         self._host_specs += [tuple(setup.specs) for setup in setups]
         added = placement_of(setups)
         self._host_of.update(added)
@@ -490,8 +537,10 @@ class Supervisor:
             return_exceptions=True,
         )
         await asyncio.gather(*(h.discover.remote(self._addresses) for h in handles))
-        await asyncio.gather(*(h.start.remote(self.config.poll_interval, self._run_started) for h in handles))
-        self._watch(range(first, len(self._hosts)))
+        starts = [h.start.remote(self.config.poll_interval, self._run_started) for h in handles]
+        self._unstarted.difference_update(started)
+        await asyncio.gather(*starts)
+        self._watch(started)
 
     def live_hosts(self) -> list[Any]:
         return self._live_hosts()
@@ -512,11 +561,8 @@ class Supervisor:
         results = await asyncio.gather(
             *(self._hosts[h].stop_all.remote(SPAN_FLUSH_BOUND) for h in emptied), return_exceptions=True
         )
-        for host, result in zip(emptied, results, strict=True):
-            if isinstance(result, dict):
-                self._retired_counts.append(result)
-            else:
-                self._counts_lost.add(host)
+        self._retired_counts += self._lost.finals(emptied, results, "final counts failed when retired")
+        for host in emptied:
             ray.kill(self._hosts[host], no_restart=True)
 
     async def served(self, service: str, version: str, since: float) -> Window:
@@ -566,7 +612,10 @@ class Supervisor:
             opening = fsm.opening(pirates, self._host_of, self.config.seed)
         for i, sent in opening.sent.items():
             self._control_sent[f"{CONTROL_PLANE}->{i}"] = {"sent": sent}
-        calls = [self._hosts[i].deliver_counted.remote(CONTROL_PLANE, b) for i, b in opening.batches.items()]
+        calls = [
+            self._hosts[i].deliver_counted.remote(CONTROL_PLANE, b, self.config.duration)
+            for i, b in opening.batches.items()
+        ]
         bound = fsm.delivery_bound(opening.total)
         delivered, finished = await self._count_delivered(calls, list(opening.batches), bound)
         outcome = fsm.Delivered(
@@ -616,7 +665,7 @@ class Supervisor:
         if kill.counts is not None:
             self._killed_counts.append(kill.counts)
         elif kill.counts_lost:
-            self._counts_lost.add(index)
+            self._lost.lose(index, "killed by chaos before its counts were collected")
 
     # --- HostControl (nanoservices.chaos) ------------------------------------------------------
     kill_method = "ray.kill"
@@ -664,16 +713,40 @@ class Supervisor:
         except Exception as error:
             if index not in self._killed and not self._shutting_down:
                 self._died[index] = type(error).__name__
-                self._counts_lost.add(index)
+                self._lost.lose(index, f"died ({type(error).__name__})")
                 await self._forget_instances(self._host_specs[index], ExitReason.FAILURE)
 
     def _live_hosts(self) -> list[Any]:
         gone = self._killed | self._retired
         return [h for i, h in enumerate(self._hosts) if i not in gone and i not in self._died]
 
+    async def _stop_sources(self) -> None:
+        """Stop the traffic sources' timers, on their hosts only: a deploy's new hosts may still be
+        starting, and a call to one waits until its process is up (84 s once, at -K 1)."""
+        gone = self._killed | self._retired | set(self._died) | self._unstarted
+        sources = [h for i, h in enumerate(self._hosts) if i not in gone and self._is_source(i)]
+        await asyncio.gather(*(h.stop_traffic.remote() for h in sources), return_exceptions=True)
+
+    async def _stop_unstarted(self) -> None:
+        """A deploy the run's end cut short may leave new hosts that never started: no traffic
+        reached them (they never went UP), so there is nothing to count; they go, and their
+        instances are deregistered and recorded done."""
+        unstarted = sorted(self._unstarted)
+        self._unstarted.clear()
+        self._retired.update(unstarted)
+        for host in unstarted:
+            ray.kill(self._hosts[host], no_restart=True)
+        specs = tuple(spec for host in unstarted for spec in self._host_specs[host])
+        if specs:
+            with contextlib.suppress(ray.exceptions.RayError):
+                await self._forget_instances(specs, ExitReason.NORMAL)
+
     async def _shutdown(self) -> dict[str, object]:
-        live = self._live_hosts()
-        self._shutting_down = True
+        await self._stop_unstarted()
+        gone = self._killed | self._retired | set(self._died)
+        indexes = [i for i in range(len(self._hosts)) if i not in gone]
+        live = [self._hosts[i] for i in indexes]
+        self._shutting_down = True  # from here a host's death shows as its stop_all failing
         await asyncio.gather(*(h.stop_traffic.remote() for h in live), return_exceptions=True)
         await asyncio.gather(
             *(h.drain.remote(self.config.request_timeout + DRAIN_GRACE) for h in live), return_exceptions=True
@@ -683,10 +756,10 @@ class Supervisor:
         )
         totals: dict[str, object] = {"hops": dict(self._control_sent)}
         flow_parts: list[bytes] = []
-        finals = [r for r in [*results, *self._killed_counts, *self._retired_counts] if isinstance(r, dict)]
+        finals = [*self._lost.finals(indexes, results), *self._killed_counts, *self._retired_counts]
         # Before the event spans' tracing shuts down: breaker transitions are events too.
         self._record_breakers([pop_final(r) for r in finals])
-        for result in [*results, *self._killed_counts, *self._retired_counts, *self._event_span_counts()]:
+        for result in [*finals, *self._event_span_counts()]:
             if isinstance(result, dict):
                 part = result.pop("flow_part", None)
                 if part:
@@ -709,7 +782,8 @@ class Supervisor:
             "instances_planned": len(self.plan.instances),
             "instances_killed": killed_instances,
             "hosts_died": {str(i): e for i, e in self._died.items()},
-            "unchecked_hosts": sorted(self._counts_lost),
+            "unchecked_hosts": sorted(self._lost.reasons),
+            "counts_lost": self._lost.report(lambda i: self._host_specs[i], self._is_source),
             "instances_uncounted": sum(len(self._host_specs[i]) for i in self._died),
             "stats": totals,
             "graph": graph,
@@ -749,6 +823,9 @@ class Supervisor:
         for actor in [*self._hosts, *self._registries, self._edda]:
             if actor is not None:
                 ray.kill(actor, no_restart=True)
+
+    def _is_source(self, host: int) -> bool:
+        return _sends_traffic(self._host_specs[host])
 
 
 def _sends_traffic(specs: Sequence[InstanceSpec]) -> bool:

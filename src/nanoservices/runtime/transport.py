@@ -21,6 +21,7 @@ import socket
 import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from typing import cast
 
 from nanoservices.runtime.host import HostDied, HostStopped
 
@@ -73,7 +74,7 @@ class _Incoming(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's is one without subclassing it
         self._transport = transport
         if self._owner._closed:  # accepted just before close()
             self.shut()
@@ -239,7 +240,7 @@ class _Outgoing(asyncio.Protocol):
             transport.writelines((_LENGTH.pack(size), data))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's is one without subclassing it
         if self._dead:  # left or closed while connecting
             transport.abort()
             return

@@ -10,6 +10,7 @@ implement `Fleet`, and tests drive the strategies through the latter.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,9 +21,16 @@ from nanoservices.plan import InstanceSpec
 from nanoservices.registry import OUT_OF_SERVICE, UP
 from nanoservices.scenario.actions import Canary, Deploy, Highlander, RedBlack, Rolling
 from nanoservices.scenario.events import Event, EventKind
-from nanoservices.scenario.judge import Verdict, Window, judge
+from nanoservices.scenario.judge import Verdict, Window, judge, look_alphas, looks
 
 DRAIN = 1.0  # seconds a replaced instance keeps answering what was sent to it before it stops
+UNFINISHED = "unfinished"  # the run reached its end (-d) before the deploy did
+INTERRUPTED = "interrupted"  # the run was stopped early (Ctrl-C, an API caller's stop)
+ENDED_BY = {UNFINISHED: EventKind.DEPLOY_UNFINISHED, INTERRUPTED: EventKind.DEPLOY_INTERRUPTED}
+
+
+class RunEnding(Exception):
+    """The fleet's clock stopped (the run is ending) while a deploy waited on it."""
 
 
 class Fleet(Protocol):
@@ -79,9 +87,12 @@ class Outcome:
     strategy: str
     started: float
     finished: float = 0.0
-    outcome: str = "in_progress"  # promoted | rolled_back | interrupted
+    outcome: str = "in_progress"  # promoted | rolled_back | inconclusive | unfinished | interrupted
+    resolution: str | None = None  # canary: which version it left serving (promoted | rolled_back)
     detected_after: float | None = None  # canary: seconds from its first traffic to the failing verdict
     judgements: list[dict[str, object]] = field(default_factory=list)
+    phase: str = "start"  # where it stands (stood, once unfinished or interrupted): start-group, shift, ...
+    step: str = ""  # rolling: which step of how many ("2/3")
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -92,8 +103,10 @@ class Outcome:
             "started": round(self.started, 3),
             "finished": round(self.finished, 3),
             "outcome": self.outcome,
+            "resolution": self.resolution,
             "detected_after": None if self.detected_after is None else round(self.detected_after, 3),
             "judgements": self.judgements,
+            "phase": f"{self.phase} (step {self.step})" if self.step else self.phase,
         }
 
 
@@ -108,6 +121,29 @@ class Asgard:
         self.fleet = fleet
         self.groups = groups  # service -> its groups, oldest first; plan instances are group v1
         self.outcomes: list[Outcome] = []
+        self._current: dict[str, Outcome] = {}  # service -> its deploy under way
+        self._tasks: set[asyncio.Task[object]] = set()  # the deploys under way, to end with the run
+        # How a deploy cut short ends: UNFINISHED at the run's end, INTERRUPTED on a stop; "" while
+        # the run goes on (a timeline rollback cancelling its deploy: the rollback says what happened).
+        self.ending = ""
+
+    def end(self, how: str) -> None:
+        """The run is ending (`how`: UNFINISHED or INTERRUPTED): every deploy under way stops where
+        it stands and ends so, with its phase, never as promoted."""
+        self.ending = how
+        for task in self._tasks:
+            task.cancel()
+
+    def _at(self, service: str, phase: str, step: str | None = None) -> None:
+        outcome = self._current.get(service)
+        if outcome is not None:
+            outcome.phase = phase
+            if step is not None:
+                outcome.step = step
+
+    async def _wait(self, seconds: float) -> None:
+        if not await self.fleet.wait(seconds):
+            raise RunEnding
 
     @classmethod
     def of_plan(cls, fleet: Fleet, specs: Sequence[InstanceSpec]) -> Asgard:
@@ -145,6 +181,10 @@ class Asgard:
             strategy=action.strategy_name,
         )  # fmt: skip
         strategy = action.strategy
+        self._current[action.service] = outcome
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)  # type: ignore[arg-type]
         try:
             if isinstance(strategy, Canary):
                 await self._canary(action, old, strategy, outcome)
@@ -160,16 +200,38 @@ class Asgard:
                     action.service, old, await self._new_group(action, old.specs), strategy.keep
                 )
                 outcome.outcome = "promoted"
-        finally:
+        except RunEnding:
+            pass  # the fleet's clock stopped: it ends as the run does, below
+        finally:  # also when cancelled: the run ending (or a timeline rollback) cut it short
+            self._cut_short(action, old, outcome)
             outcome.finished = self.fleet.now()
             if outcome.outcome == "in_progress":
-                outcome.outcome = "interrupted"
-        if outcome.outcome == "promoted":
-            self._event(EventKind.PROMOTE, action.service, (old.version, action.version))
+                outcome.outcome = INTERRUPTED
+            elif outcome.outcome not in ENDED_BY:
+                outcome.phase, outcome.step = "done", ""  # promoted or rolled back: nothing stands
+            if self._current.get(action.service) is outcome:
+                del self._current[action.service]
+            self._tasks.discard(task)  # type: ignore[arg-type]
+        if outcome.resolution == "promoted" or outcome.outcome == "promoted":
+            verdict = {"verdict": "inconclusive"} if outcome.outcome == "inconclusive" else {}
+            self._event(EventKind.PROMOTE, action.service, (old.version, action.version), **verdict)
         return outcome
+
+    def _cut_short(self, action: Deploy, old: Group, outcome: Outcome) -> None:
+        """The run ends (or stops) before the deploy: say so, and where it stood."""
+        if outcome.outcome != "in_progress" or not self.ending:
+            return  # decided already, or a timeline rollback cancelled it and says what happened
+        outcome.outcome = self.ending
+        self._event(
+            ENDED_BY[self.ending],
+            action.service,
+            (old.version, action.version),
+            phase=outcome.to_json()["phase"],
+        )
 
     async def _new_group(self, action: Deploy, like: Sequence[InstanceSpec]) -> Group:
         """Start a group of the new version beside the old one; UP once every instance registered."""
+        self._at(action.service, "start-group")
         specs = await self.fleet.start_group(like, action.version)
         group = Group(action.version, list(specs), UP)
         await self.fleet.set_status(specs, UP)
@@ -182,6 +244,7 @@ class Asgard:
         await self.fleet.set_status(group.specs, OUT_OF_SERVICE)
 
     async def _shift(self, service: str, versions: Sequence[str], **details: object) -> None:
+        self._at(service, "shift")
         await self.fleet.refresh()
         self._event(EventKind.TRAFFIC_SHIFT, service, versions, **details)
 
@@ -194,9 +257,13 @@ class Asgard:
     async def _red_black(self, service: str, old: Group, new: Group, keep: float) -> None:
         """The new group is UP: take the old one out of service, keep it (so a rollback is one
         status flip), then stop it."""
+        self._at(service, "shift")
         await self._take_out(service, old)
         await self._shift(service, (old.version, new.version), to=new.version, share=1.0)
-        if await self.fleet.wait(keep) and old.status == OUT_OF_SERVICE and old in self.groups[service]:
+        self._at(service, "keep")
+        await self._wait(keep)
+        if old.status == OUT_OF_SERVICE and old in self.groups[service]:
+            self._at(service, "retire")
             await self._retire(service, old, ExitReason.RETIRED)
 
     async def _rolling(self, action: Deploy, old: Group, strategy: Rolling) -> None:
@@ -206,7 +273,8 @@ class Asgard:
         total = len(old.specs)
         new: Group | None = None
         done = 0
-        for step in strategy.steps:
+        for k, step in enumerate(strategy.steps, 1):
+            self._at(service, "start-group", f"{k}/{len(strategy.steps)}")
             upto = min(total, max(done + 1, math.ceil(step * total)))
             batch = old.specs[: upto - done]
             if not batch:
@@ -221,7 +289,9 @@ class Asgard:
             old.specs = old.specs[len(batch) :]
             share = round(upto / total, 4)
             await self._shift(service, (old.version, action.version), to=action.version, share=share)
-            await self.fleet.wait(DRAIN)  # what was in flight to the old batch finishes
+            self._at(service, "drain")
+            await self._wait(DRAIN)  # what was in flight to the old batch finishes
+            self._at(service, "retire")
             await self.fleet.stop_group(batch, ExitReason.RETIRED)
             self._event(EventKind.GROUP_STOPPED, service, (old.version,), batch, reason="retired")
             done = upto
@@ -240,11 +310,13 @@ class Asgard:
         """There can be only one: the new group starts, then every older group stops at once."""
         new = await self._new_group(action, old.specs)
         older = [g for g in self.groups[action.service] if g is not new]
+        self._at(action.service, "shift")
         for group in older:
             await self._take_out(action.service, group)
         await self._shift(
             action.service, [g.version for g in older] + [new.version], to=new.version, share=1.0
         )
+        self._at(action.service, "retire")
         for group in older:
             await self._retire(action.service, group, ExitReason.RETIRED)
 
@@ -257,21 +329,15 @@ class Asgard:
             action.service, (old.version, action.version), to=action.version, share=strategy.share
         )
         started = self.fleet.now()
+        self._at(action.service, "judge")
         judge_spec = strategy.judge
-        checks = []
-        if judge_spec.interval:
-            checks = [
-                judge_spec.interval * k for k in range(1, int(judge_spec.after / judge_spec.interval) + 1)
-            ]
-        if not checks or checks[-1] < judge_spec.after:
-            checks.append(judge_spec.after)
         verdict: Verdict | None = None
-        for at in checks:
+        for at, level in zip(looks(judge_spec), look_alphas(judge_spec), strict=True):
             if not await self.fleet.wait(started + at - self.fleet.now()):
                 return
             baseline = await self.fleet.window(action.service, old.version, started)
             candidate = await self.fleet.window(action.service, action.version, started)
-            verdict = judge(baseline, candidate, judge_spec)
+            verdict = judge(baseline, candidate, judge_spec, level)
             record = {"after": round(self.fleet.now() - started, 3), **verdict.to_json()}
             outcome.judgements.append(record)
             self._event(
@@ -280,10 +346,13 @@ class Asgard:
             if verdict.result == "fail":
                 break
         assert verdict is not None
-        if verdict.result != "pass":
-            outcome.detected_after = self.fleet.now() - started
-            await self._undo_canary(action.service, old, canary)
-            outcome.outcome = "rolled_back"
+        undecided = verdict.result == "inconclusive"  # too few requests to judge: no detection
+        if verdict.result != "pass" and not (undecided and judge_spec.inconclusive == "promote"):
+            if not undecided:
+                outcome.detected_after = self.fleet.now() - started
+            await self._undo_canary(action.service, old, canary, verdict.result)
+            outcome.outcome = "inconclusive" if undecided else "rolled_back"
+            outcome.resolution = "rolled_back"
             return
         await self.fleet.set_shares(action.service, {})
         rest = old.specs[size:]
@@ -291,13 +360,16 @@ class Asgard:
             more = await self._new_group(action, rest)
             self._merge(action.service, more)
         await self._red_black(action.service, old, canary, strategy.keep)
-        outcome.outcome = "promoted"
+        outcome.outcome = "inconclusive" if undecided else "promoted"
+        outcome.resolution = "promoted"
 
-    async def _undo_canary(self, service: str, old: Group, canary: Group) -> None:
+    async def _undo_canary(self, service: str, old: Group, canary: Group, verdict: str) -> None:
+        self._at(service, "rollback")
         await self._take_out(service, canary)
         await self.fleet.set_shares(service, {})
         await self._shift(service, (old.version, canary.version), to=old.version, share=1.0)
-        self._event(EventKind.ROLLBACK, service, (canary.version, old.version), canary.specs, by="judge")
+        versions = (canary.version, old.version)
+        self._event(EventKind.ROLLBACK, service, versions, canary.specs, by="judge", verdict=verdict)
         await self._retire(service, canary, ExitReason.ROLLED_BACK)
 
     async def rollback(self, service: str) -> None:
@@ -328,4 +400,6 @@ class Asgard:
         for outcome in self.outcomes:
             if outcome.service == service and outcome.to_version == current.version:
                 outcome.outcome = "rolled_back"
+                if outcome.resolution is not None:  # a canary's: the old version serves again
+                    outcome.resolution = "rolled_back"
         await self._retire(service, current, ExitReason.ROLLED_BACK)

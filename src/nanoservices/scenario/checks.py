@@ -17,13 +17,14 @@ from nanoservices.plan import DeploymentPlan
 from nanoservices.problems import Problem
 from nanoservices.scenario import actions as a
 from nanoservices.scenario.distributions import ErrorRate
+from nanoservices.scenario.kinds import KEYS, ONCE, WINDOWED
+from nanoservices.scenario.load_checks import load_action
 from nanoservices.scenario.quantities import seconds_text as secs
 from nanoservices.scenario.quantities import version as parse_version
 from nanoservices.scenario.schema import DeploySpec, EntrySpec, JudgeSpec, TargetSpec, VersionProfile
 from nanoservices.scenario.world import World
 
 MAX_OCCURRENCES = 10_000  # per `every:` entry; more is a typo for a longer interval
-WINDOWED = ("latency", "errors", "partition")
 OPTIONS = {"keep": ("redblack", "canary"), "steps": ("rolling",), "share": ("canary",), "judge": ("canary",)}
 
 
@@ -81,7 +82,8 @@ def _versions(
         if profile is not None:
             latency = profile.latency.to_model() if profile.latency is not None else None
             errors = ErrorRate(profile.errors) if profile.errors is not None else None
-            result[(service, version)] = a.VersionBehaviour(latency, errors)
+            capacity = profile.capacity.to_capacity() if profile.capacity is not None else None
+            result[(service, version)] = a.VersionBehaviour(latency, errors, capacity)
     return result
 
 
@@ -89,10 +91,7 @@ def _entry(checked: Checked, world: World, i: int, entry: EntrySpec) -> list[a.A
     where = f"$.timeline[{i}]"
     names = entry.actions()
     if not names:
-        checked.add(
-            where,
-            "no action; give one of deploy, rollback, monkey, gorilla, kong, latency, errors, partition",
-        )
+        checked.add(where, f"no action; give one of {', '.join(KEYS)}")
         return []
     if len(names) > 1:
         checked.add(where, f"{len(names)} actions ({', '.join(names)}) in one entry; give each its own entry")
@@ -152,7 +151,7 @@ def _times(checked: Checked, where: str, entry: EntrySpec, kind: str) -> list[fl
 
 def _occurrences(checked: Checked, where: str, entry: EntrySpec, kind: str) -> list[float] | None:
     every = entry.every or 0.0
-    if kind in ("deploy", "rollback"):
+    if kind in ONCE:
         checked.add(f"{where}.every", f"a {kind} happens once; use at instead of every")
         return None
     if every <= 0:
@@ -256,8 +255,10 @@ def _judge(checked: Checked, where: str, spec: JudgeSpec) -> a.Judge | None:
         interval=spec.interval,
         max_error_increase=_given(spec.max_error_increase, default.max_error_increase),
         max_p99_ratio=_given(spec.max_p99_ratio, default.max_p99_ratio),
+        min_p99_increase=_given(spec.min_p99_increase, default.min_p99_increase),
         pass_score=_given(spec.pass_score, default.pass_score),
         marginal_score=_given(spec.marginal_score, default.marginal_score),
+        inconclusive=spec.inconclusive or default.inconclusive,
     )
     before = len(checked.problems)
     if judge.after <= 0:
@@ -424,6 +425,7 @@ _ACTIONS: dict[str, Callable[[Checked, World, str, EntrySpec, bool], Maker | Non
     "latency": _latency,
     "errors": _errors,
     "partition": _partition,
+    "load": load_action,
 }
 
 

@@ -68,6 +68,18 @@ def parse_document(text: bytes | str, source: str, json_only: bool = False) -> A
         raise InputError([Problem(source, "", "nested too deeply; check for unbalanced brackets")]) from None
 
 
+def reader_of(text: bytes | str, json_only: bool) -> str:
+    """Which reader parse_document uses for this text, for `validate --verbose`: JSON is also YAML,
+    so JSON text in a .yaml file is read (the same) by the YAML reader."""
+    if json_only:
+        return "read by the JSON reader (a .json file)"
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return "read by the YAML reader"
+    return "read by the YAML reader; the text is JSON, which YAML reads the same"
+
+
 def _json(text: str, source: str) -> Any:
     try:
         return json.loads(text)

@@ -9,12 +9,15 @@ the report are others). Scoring a detection tool means reading `events.jsonl` ba
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from nanoservices.scenario.quantities import seconds_text
 
 EVENTS_FILE = "events.jsonl"
 
@@ -25,6 +28,8 @@ class EventKind(str, Enum):
     TRAFFIC_SHIFT = "traffic-shift"
     JUDGEMENT = "judgement"
     PROMOTE = "promote"
+    DEPLOY_UNFINISHED = "deploy-unfinished"  # the run ended (-d) before the deploy did; `phase` says where
+    DEPLOY_INTERRUPTED = "deploy-interrupted"  # the run was stopped (Ctrl-C) during the deploy
     ROLLBACK = "rollback"
     GROUP_STOPPED = "group-stopped"
     CHAOS_MONKEY = "chaos-monkey"
@@ -37,6 +42,10 @@ class EventKind(str, Enum):
     BREAKER_OPEN = "breaker-open"
     BREAKER_HALF_OPEN = "breaker-half-open"
     BREAKER_CLOSED = "breaker-closed"
+    LOAD_CHANGE = "load-change"  # a traffic source's rate changes (a scenario's load: action)
+    LOAD_END = "load-end"  # a load burst ends: the rate goes back to what the schedule says
+    SIMULATOR_LAG_START = "simulator-lag-start"  # hosts' timers ran late: latency here is the machine's
+    SIMULATOR_LAG_END = "simulator-lag-end"
 
 
 _FIELDS = ("at", "kind", "service", "versions", "instances")
@@ -116,6 +125,56 @@ class EventLog:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.close()
+
+
+def console_line(event: Event) -> str:
+    """The progress line for an event: its kind and what it hit (zone, service, sides), so the
+    console says as much as events.jsonl's first fields."""
+    d = event.details
+    versions = f" {' -> '.join(event.versions)}" if event.versions else ""
+    lost = _count(len(event.instances), "instance")
+    if event.kind in (EventKind.GORILLA, EventKind.KONG):
+        hosts = _count(int(d.get("hosts", 0)), "host")
+        return f"{event.kind.value} {d.get('location', '?')}: {lost} on {hosts} lost"
+    if event.kind in (EventKind.PARTITION_START, EventKind.PARTITION_END):
+        sides = " | ".join(str(side) for side in d.get("sides", ()))
+        return f"{event.kind.value} {sides}: {lost} inside"
+    if event.kind in (EventKind.INCIDENT_START, EventKind.INCIDENT_END):
+        what = f"add {_latency_text(str(d['add']))}" if "add" in d else f"error rate {d.get('rate', '?')}"
+        return (
+            f"{event.kind.value} {d.get('incident', '')} on {d.get('target', event.service)}: {what}, {lost}"
+        )
+    if event.kind is EventKind.LOAD_CHANGE:
+        return f"{event.kind.value} {event.service}: {d.get('shape', '?')} {d.get('detail', '')}".rstrip()
+    if event.kind is EventKind.SIMULATOR_LAG_START:
+        return f"{event.kind.value}: worst {d.get('worst_ms', '?')} ms on {', '.join(d.get('hosts', ()))}"
+    if event.kind is EventKind.CHAOS_MONKEY:
+        killed = ", ".join(event.instances) or str(d.get("outcome", "nothing killed"))
+        return f"{event.kind.value} {d.get('target', event.service)}{versions}: {killed}"
+    who = f" {event.service}" if event.service else ""
+    return f"{event.kind.value}{who}{versions}"
+
+
+_NUMBER = re.compile(r"(\w+)=([0-9.e+-]+)")
+_POINT = re.compile(r"\(([0-9.e+-]+), ([0-9.e+-]+)\)")
+
+
+def _latency_text(model: str) -> str:
+    """An incident's `add` (the model's repr in events.jsonl) as the file wrote it: `20ms`,
+    `median 40ms p99 400ms`, `p50 10ms p90 30ms`; anything else unchanged."""
+    kind = model.split("(", 1)[0]
+    if kind == "Percentiles":
+        return " ".join(f"p{float(q) * 100:g} {seconds_text(float(v))}" for q, v in _POINT.findall(model))
+    values = _NUMBER.findall(model)
+    if kind not in ("Fixed", "LogNormal", "Uniform", "Normal") or not values:
+        return model
+    if kind == "Fixed":
+        return seconds_text(float(values[0][1]))
+    return " ".join(f"{key} {seconds_text(float(value))}" for key, value in values)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def read_events(path: Path | str) -> list[Event]:

@@ -9,13 +9,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, StrictStr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictBool,
+    StrictStr,
+    model_validator,
+)
 
+from nanoservices.capacity import Capacity
 from nanoservices.scenario import quantities as q
+from nanoservices.scenario.actions import INCONCLUSIVE_POLICIES
 from nanoservices.scenario.distributions import Fixed, LatencyModel, LogNormal, Normal, Percentiles, Uniform
+from nanoservices.scenario.kinds import KEYS
 
 STRATEGIES = ("redblack", "rolling", "canary", "highlander")
-ACTIONS = ("deploy", "rollback", "monkey", "gorilla", "kong", "latency", "errors", "partition")
+ACTIONS = KEYS  # one field of EntrySpec each (scenario/kinds.py)
 
 
 def _present(hint: str) -> BeforeValidator:
@@ -33,6 +45,13 @@ def _strategy(value: object) -> str:
     if value not in STRATEGIES:
         shown = repr(value) if isinstance(value, str) else q.shown(value)
         raise ValueError(f"unknown strategy {shown}; use redblack, rolling, canary or highlander")
+    return str(value)
+
+
+def _inconclusive(value: object) -> str:
+    if value not in INCONCLUSIVE_POLICIES:
+        shown = repr(value) if isinstance(value, str) else q.shown(value)
+        raise ValueError(f"unknown inconclusive policy {shown}; use rollback or promote")
     return str(value)
 
 
@@ -54,6 +73,7 @@ Name = Annotated[str, PlainValidator(q.name)]
 OptName = Annotated[str | None, PlainValidator(q.name)]
 Version = Annotated[str, PlainValidator(q.version)]
 Strategy = Annotated[str, PlainValidator(_strategy)]
+Policy = Annotated[str | None, PlainValidator(_inconclusive)]
 
 
 class _Model(BaseModel):
@@ -139,11 +159,43 @@ def _build(shape: str, spec: LatencySpec) -> LatencyModel:
 Latency = Annotated[LatencySpec | None, BeforeValidator(_fixed_short_form)]
 
 
+def _whole(least: int, what: str) -> PlainValidator:
+    def check(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{what} must be a whole number of {least} or more, got {q.shown(value)}")
+        return value
+
+    return PlainValidator(check)
+
+
+def _at_least_zero(value: object) -> float:
+    number = q.number(value)
+    if number < 0:
+        raise ValueError(f"must be 0 or more, got {q.shown(value)}")
+    return number
+
+
+class CapacitySpec(_Model):
+    """An instance's capacity (nanoservices/capacity.py): workers, queue, service time, USL factors."""
+
+    workers: Annotated[int, _whole(1, "workers")]
+    queue: Annotated[int, _whole(0, "queue")] = 0
+    service_time: Latency = None
+    contention: Annotated[float, PlainValidator(_at_least_zero)] = 0.0
+    coherency: Annotated[float, PlainValidator(_at_least_zero)] = 0.0
+    blocking: StrictBool = False
+
+    def to_capacity(self) -> Capacity:
+        model = self.service_time.to_model() if self.service_time is not None else None
+        return Capacity(self.workers, self.queue, model, self.contention, self.coherency, self.blocking)
+
+
 class VersionProfile(_Model):
     """How one service version behaves; what it leaves out stays as the architecture says."""
 
     latency: Latency = None
     errors: Rate = None
+    capacity: Annotated[CapacitySpec | None, _present("give at least workers, e.g. {workers: 8}")] = None
 
 
 class JudgeSpec(_Model):
@@ -151,8 +203,10 @@ class JudgeSpec(_Model):
     interval: Duration = None
     max_error_increase: Rate = None
     max_p99_ratio: Number = None
+    min_p99_increase: Duration = None
     pass_score: Number = None
     marginal_score: Number = None
+    inconclusive: Policy = None
 
 
 class DeploySpec(_Model):
@@ -187,6 +241,27 @@ class ErrorIncidentSpec(TargetSpec):
 Service = BeforeValidator(_service_short_form)
 
 
+class RampSpec(_Model):
+    to: Annotated[float, PlainValidator(_at_least_zero)]
+    over: Annotated[Duration, _present("give how long the ramp takes, such as over: 20s")]
+
+
+class DiurnalSpec(_Model):
+    min: Annotated[float, PlainValidator(_at_least_zero)]
+    max: Annotated[float, PlainValidator(_at_least_zero)]
+    period: Annotated[Duration, _present("give the wave's period, such as period: 60s")]
+
+
+class LoadSpec(_Model):
+    """A traffic source's rate from `at` on: one of rate (a step), ramp, diurnal, burst (with for)."""
+
+    service: Name
+    rate: Annotated[float | None, PlainValidator(_at_least_zero)] = None
+    ramp: Annotated[RampSpec | None, _present("give to and over, such as {to: 3000, over: 20s}")] = None
+    diurnal: Annotated[DiurnalSpec | None, _present("give min, max and period")] = None
+    burst: Annotated[float | None, PlainValidator(_at_least_zero)] = None
+
+
 class EntrySpec(_Model):
     """One timeline entry: when (at, or every with from/until), for how long, and one action."""
 
@@ -205,6 +280,7 @@ class EntrySpec(_Model):
     partition: Annotated[
         list[Name] | None, _present("give zones, such as [us-east-1/zoneA, us-east-1/zoneC]")
     ] = None
+    load: Annotated[LoadSpec | None, _present("give service and one of rate, ramp, diurnal, burst")] = None
 
     def actions(self) -> list[str]:
         return [key for key in ACTIONS if getattr(self, key) is not None]
@@ -219,4 +295,7 @@ class FileSpec(_Model):
     )
     timeline: Annotated[list[Any], _present("give a list of entries or remove the key")] = Field(
         default_factory=list
+    )
+    capacity: Annotated[dict[Any, Any], _present("give service: {workers: N} pairs or remove the key")] = (
+        Field(default_factory=dict)
     )

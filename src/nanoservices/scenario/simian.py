@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from nanoservices.chaos import Kill, ZoneLoss
 from nanoservices.plan import InstanceSpec
@@ -36,6 +36,23 @@ from nanoservices.scenario.events import Event, EventKind
 Running = Sequence[tuple[int, InstanceSpec]]  # (host index, instance) of every running instance
 
 
+class Applied(NamedTuple):
+    """Where an incident's change (profiles, partition) took hold, and where not and why: an event
+    must not claim an effect on a host it never reached."""
+
+    hosts: tuple[int, ...] = ()
+    failed: Mapping[int, str] = {}
+    method: str = ""  # how, when not the usual way (a netns cluster cuts partitions at its switch)
+
+    def details(self) -> dict[str, object]:
+        method = {"method": self.method} if self.method else {}
+        return {
+            "applied_hosts": list(self.hosts),
+            "failed_hosts": {str(h): w for h, w in sorted(self.failed.items())},
+            **method,
+        }
+
+
 class ChaosFleet(Fleet, Protocol):
     """What the Simian Army needs from a runtime, beyond what deploys need."""
 
@@ -55,10 +72,12 @@ class ChaosFleet(Fleet, Protocol):
         their machines); how it was done, for the event."""
         ...
 
-    async def set_profiles(self, profiles: Mapping[str, VersionBehaviour | None]) -> None: ...
+    async def set_profiles(self, profiles: Mapping[str, VersionBehaviour | None]) -> Applied:
+        """How these instances serve from now on; the hosts it took hold on, and those it failed on."""
+        ...
 
-    async def set_partitions(self, blocked: Mapping[int, frozenset[int]]) -> None:
-        """Each host's set of hosts it cannot reach (empty: none)."""
+    async def set_partitions(self, blocked: Mapping[int, frozenset[int]]) -> Applied:
+        """Each host's set of hosts it cannot reach (empty: none); where it took hold."""
         ...
 
 
@@ -73,9 +92,10 @@ def with_incidents(base: VersionBehaviour | None, incidents: Sequence[Incident])
         elif isinstance(incident, ErrorIncident):
             own = errors.rate if errors is not None else 0.0
             errors = ErrorRate(1 - (1 - own) * (1 - incident.rate))
-    if latency is None and errors is None:
+    capacity = base.capacity if base is not None else None  # incidents leave the capacity as it is
+    if latency is None and errors is None and capacity is None:
         return None
-    return VersionBehaviour(latency=latency, errors=errors)
+    return VersionBehaviour(latency=latency, errors=errors, capacity=capacity)
 
 
 def blocked_hosts(partitions: Sequence[Partition], running: Running) -> dict[int, frozenset[int]]:
@@ -111,16 +131,31 @@ class Simian:
     def _event(self, kind: EventKind, service: str, instances: Sequence[str], **details: object) -> None:
         self.fleet.emit(Event(self.fleet.now(), kind, service, (), tuple(instances), details))
 
-    def _record(self, kind: str, target: str, at: float, until: float | None, instances: int) -> None:
-        """What the phases are computed from: when it took effect (the run's clock, not the file's)."""
-        record = {"kind": kind, "target": target, "at": round(at, 3), "until": until, "instances": instances}
+    def _record(
+        self,
+        kind: str,
+        target: str,
+        at: float,
+        until: float | None,
+        instances: int,
+        applied: Applied | None = None,
+    ) -> None:
+        """What the phases are computed from: when it took effect (the run's clock, not the file's),
+        and for an incident's change, the hosts it failed to reach (the summary names them)."""
+        record: dict[str, object] = {
+            "kind": kind, "target": target, "at": round(at, 3), "until": until, "instances": instances,
+        }  # fmt: skip
+        if applied is not None:
+            record.update(applied.details())
         self.fleet.incidents.append(record)
         self._records_of[kind, target] = record
 
-    def _ended(self, kind: str, target: str) -> None:
+    def _ended(self, kind: str, target: str, applied: Applied | None = None) -> None:
         record = self._records_of.pop((kind, target), None)
         if record is not None:
             record["until"] = round(self.fleet.now(), 3)
+            if applied is not None and applied.failed:  # the end did not take hold there: still in force
+                record["end_failed_hosts"] = applied.details()["failed_hosts"]
 
     async def monkey(self, action: Monkey) -> None:
         occurrence, self._monkeys = self._monkeys, self._monkeys + 1
@@ -160,11 +195,11 @@ class Simian:
             return
         touched = tuple(s for _, s in self.fleet.running() if incident.target.matches(s))
         self._touched[id(incident)] = touched
-        await self._reprofile(touched)
+        applied = await self._reprofile(touched)
         self._event(EventKind.INCIDENT_START, incident.target.service, [s.name for s in touched],
-                    **_incident_details(incident))  # fmt: skip
+                    **_incident_details(incident), **applied.details())  # fmt: skip
         self._record(str(_incident_details(incident)["incident"]), str(incident.target), self.fleet.now(),
-                     incident.until, len(touched))  # fmt: skip
+                     incident.until, len(touched), applied)  # fmt: skip
 
     async def end(self, incident: Incident) -> None:
         if incident not in self._active:
@@ -175,35 +210,37 @@ class Simian:
             return
         touched = self._touched.pop(id(incident), ())
         running = {s.name for _, s in self.fleet.running()}
-        await self._reprofile(tuple(s for s in touched if s.name in running))
+        applied = await self._reprofile(tuple(s for s in touched if s.name in running))
         self._event(EventKind.INCIDENT_END, incident.target.service, [s.name for s in touched],
-                    **_incident_details(incident))  # fmt: skip
-        self._ended(str(_incident_details(incident)["incident"]), str(incident.target))
+                    **_incident_details(incident), **applied.details())  # fmt: skip
+        self._ended(str(_incident_details(incident)["incident"]), str(incident.target), applied)
 
     async def end_all(self) -> None:
         """The run's traffic is over: what is still in force ends now (events say so)."""
         for incident in list(self._active):
             await self.end(incident)
 
-    async def _reprofile(self, specs: Sequence[InstanceSpec]) -> None:
+    async def _reprofile(self, specs: Sequence[InstanceSpec]) -> Applied:
         active = [i for i in self._active if not isinstance(i, Partition)]
         profiles = {
             spec.name: with_incidents(spec.profile, [i for i in active if i.target.matches(spec)])
             for spec in specs
         }
-        await self.fleet.set_profiles(profiles)
+        return await self.fleet.set_profiles(profiles)
 
     async def _partition(self, partition: Partition, kind: EventKind) -> None:
         running = self.fleet.running()
         partitions = [i for i in self._active if isinstance(i, Partition)]
-        await self.fleet.set_partitions(blocked_hosts(partitions, running))
+        applied = await self.fleet.set_partitions(blocked_hosts(partitions, running))
         sides = [str(side) for side in partition.sides]
         inside = sorted(s.name for _, s in running if any(side.contains(s) for side in partition.sides))
-        self._event(kind, "", inside, sides=sides)
+        self._event(kind, "", inside, sides=sides, **applied.details())
         if kind is EventKind.PARTITION_START:
-            self._record("partition", " | ".join(sides), self.fleet.now(), partition.until, len(inside))
+            self._record(
+                "partition", " | ".join(sides), self.fleet.now(), partition.until, len(inside), applied
+            )
         else:
-            self._ended("partition", " | ".join(sides))
+            self._ended("partition", " | ".join(sides), applied)
 
 
 def _incident_details(incident: LatencyIncident | ErrorIncident) -> dict[str, object]:

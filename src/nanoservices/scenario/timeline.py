@@ -9,6 +9,8 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 
+from nanoservices.load import Burst
+from nanoservices.scenario import kinds
 from nanoservices.scenario.actions import (
     Action,
     Deploy,
@@ -17,22 +19,25 @@ from nanoservices.scenario.actions import (
     Incident,
     Kong,
     LatencyIncident,
+    Load,
     Monkey,
     Partition,
     Rollback,
     Scenario,
 )
 from nanoservices.scenario.asgard import Asgard, Fleet
+from nanoservices.scenario.events import Event, EventKind
+from nanoservices.scenario.load_events import load_event
 from nanoservices.scenario.simian import Simian
 
-CHAOS = (Monkey, Gorilla, Kong, LatencyIncident, ErrorIncident, Partition)
+CHAOS = kinds.CHAOS  # the Simian Army's actions: --no-chaos drops them
 
 
 @dataclass(frozen=True)
 class End:
-    """The end of an incident's window."""
+    """The end of an incident's window (or of a load burst)."""
 
-    incident: Incident
+    incident: Incident | Load
 
     @property
     def at(self) -> float:
@@ -55,7 +60,9 @@ def steps(scenario: Scenario) -> list[Action | End]:
     timed: list[tuple[float, int, int, Action | End]] = []
     for n, action in enumerate(scenario.actions):
         timed.append((action.at, 1, n, action))
-        if isinstance(action, LatencyIncident | ErrorIncident | Partition):
+        if isinstance(action, LatencyIncident | ErrorIncident | Partition) or (
+            isinstance(action, Load) and isinstance(action.shape, Burst)
+        ):
             timed.append((action.until, 0, n, End(action)))
     return [step for *_, step in sorted(timed, key=lambda t: t[:3])]
 
@@ -77,6 +84,11 @@ async def run_timeline(
                     with contextlib.suppress(asyncio.CancelledError):
                         await deploying
                 await asgard.rollback(step.service)
+            elif isinstance(step, Load):  # the sources have the schedule already: only the event
+                fleet.emit(load_event(step, fleet.now()))
+            elif isinstance(step, End) and isinstance(step.incident, Load):
+                ended = step.incident.service
+                fleet.emit(Event(fleet.now(), EventKind.LOAD_END, ended, details={"shape": "burst"}))
             elif simian is None:
                 raise RuntimeError(f"{type(step).__name__} needs a runtime with chaos (a ChaosFleet)")
             elif isinstance(step, Monkey):
@@ -92,5 +104,20 @@ async def run_timeline(
     finally:
         for task in running.values():
             task.cancel()
+        # Each cancelled deploy records how it ended (unfinished, interrupted) before the timeline ends.
+        await asyncio.gather(*running.values(), return_exceptions=True)
         if simian is not None:
             await simian.end_all()
+
+
+async def stop_timeline(timeline: asyncio.Task[None], asgard: Asgard, how: str, bound: float) -> None:
+    """The run ends (`how`: asgard.UNFINISHED at -d, asgard.INTERRUPTED on a stop) and its fleet's
+    clock has stopped: deploys under way end so at once, with their phase, and nothing of theirs
+    runs on past the run's end; a chaos action under way completes, incidents in force end. Raises
+    what the timeline raised; asyncio.TimeoutError (the timeline cancelled) after `bound` s."""
+    asgard.end(how)
+    done, _ = await asyncio.wait({timeline}, timeout=bound)
+    if not done:
+        timeline.cancel()
+        raise asyncio.TimeoutError
+    timeline.result()

@@ -14,12 +14,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from nanoservices.plan import DeploymentPlan
-from nanoservices.problems import InputError, Problem
+from nanoservices.problems import MAX_INPUT_BYTES, InputError, Problem, too_large
 from nanoservices.scenario.actions import Scenario
+from nanoservices.scenario.capacity_keys import with_capacities
 from nanoservices.scenario.checks import Checked, build, json_path
 from nanoservices.scenario.document import parse_document
 from nanoservices.scenario.quantities import shown
-from nanoservices.scenario.schema import EntrySpec, FileSpec, VersionProfile
+from nanoservices.scenario.schema import CapacitySpec, EntrySpec, FileSpec, VersionProfile
 
 Loc = tuple[int | str, ...]
 
@@ -35,6 +36,9 @@ def load_scenario(path: Path | str, plan: DeploymentPlan, duration: float) -> Sc
     """The scenario in `path`, checked against `plan` for a run of `duration` seconds."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_INPUT_BYTES:  # refused before reading: a 50 MB file took 25 s to load
+            raise InputError([Problem(str(path), "", too_large(size))])
         text = path.read_bytes()
     except FileNotFoundError:
         raise InputError([Problem(str(path), "", "no such file; give the path of a scenario file")]) from None
@@ -67,6 +71,12 @@ def parse_scenario(
         key: _validated(VersionProfile, raw, ("versions", key), source, problems)
         for key, raw in top.versions.items()
     }
+    if top.capacity:  # top-level capacity: per service (its starting version) or service@version
+        capacities = {
+            key: _validated(CapacitySpec, raw, ("capacity", key), source, problems)
+            for key, raw in top.capacity.items()
+        }
+        profiles = with_capacities(capacities, profiles, plan, source, problems)
     checked = Checked(source=source, plan=plan, duration=duration, raw_entries=top.timeline)
     scenario = build(checked, entries, profiles)
     problems += checked.problems

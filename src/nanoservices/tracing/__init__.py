@@ -1,5 +1,8 @@
 """OpenTelemetry for the simulation: settings (driver), per-host tracing with counted export, file flows.
 
+Per host, spans take the fast path (compact records encoded straight to OTLP, records.py/record_encode.py)
+or the SDK path (SDK span objects), chosen by `--span-path`; host.py explains both.
+
 `TracingSettings` and `write_flows` import no OpenTelemetry SDK, so the driver and CLI stay light;
 `HostTracing` (host processes only) loads the SDK on first use.
 """

@@ -7,6 +7,10 @@ returns within its bound with every span accounted for: created == exported + su
 
 The per-span path (`on_end`) is a length check and a deque append per lane, on the host's event-loop
 thread; deque append/popleft are atomic, so the export thread needs no lock to consume.
+
+`RecordProcessor` is the fast span path's variant: the event loop only appends each finished record to one
+intake deque (no count, no check); a pump thread moves the intake into the lanes every few milliseconds,
+applying each lane's bound there, and `created` is what it took plus what is still waiting.
 """
 
 from __future__ import annotations
@@ -119,6 +123,17 @@ class Lane:
             if count:
                 self.dropped[reason] = count
 
+    def offer(self, items: list[Any]) -> None:
+        """From the fast path's pump thread (this lane's only producer): take what fits, count the rest."""
+        room = self.capacity - len(self.queue)
+        if room >= len(items):
+            self.queue.extend(items)
+        else:
+            self.queue.extend(items[: max(room, 0)])
+            self.queue_full += len(items) - max(room, 0)
+        if len(self.queue) >= self.batch:
+            self.wake.set()
+
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
@@ -160,16 +175,32 @@ class CountingSpanProcessor(SpanProcessor):
                 if n + 1 == lane.batch:
                     lane.wake.set()
 
+    def add_lane(self, lane: Lane) -> None:
+        """One more exporter (e.g. a record sink); add it before the first span ends, or its counts
+        miss what ended earlier."""
+        self.lanes = (*self.lanes, lane)
+
+    def _close_intake(self) -> None:
+        """Stop taking spans (the fast path first hands its intake over)."""
+        self._open = False
+
+    def _late(self) -> int:
+        """Spans that ended after shutdown and are not counted yet (the fast path's leftover intake)."""
+        return 0
+
     def shutdown_within(self, timeout_s: float) -> dict[str, Any]:
         """Flush what it can within `timeout_s`, then account for the rest; idempotent, never hangs."""
         with self._shutdown_lock:
             if self._result is None:
-                self._open = False
+                self._close_intake()
                 deadline = time.monotonic() + timeout_s
                 for lane in self.lanes:
                     lane.stop(deadline)
                 for lane in self.lanes:
                     lane.close(deadline)
+            late = self._late()
+            for lane in self.lanes:
+                lane.after_shutdown += late
             self._result = {  # recomputed on every call: spans ended since are counted as dropped
                 "created": self.created,
                 "exporters": {lane.name: lane.counts() for lane in self.lanes},
@@ -194,3 +225,61 @@ class CountingSpanProcessor(SpanProcessor):
         for lane in self.lanes:
             lane.wake.set()
         return True
+
+
+class RecordProcessor(CountingSpanProcessor):
+    """The fast path's processor: an intake deque for records (and SDK spans, via `on_end`), a pump thread
+    that fans batches out to the lanes. Items are fast records or SDK spans; lanes' exporters take both."""
+
+    def __init__(self, lanes: Sequence[Lane], pump_every_s: float) -> None:
+        super().__init__(lanes)
+        self.intake: deque[Any] = deque()
+        self.append = self.intake.append  # the hot path's whole cost: one append per finished span
+        self._taken = 0
+        self._move_lock = threading.Lock()
+        self._pump_stop = threading.Event()
+        self._pump_every_s = pump_every_s
+        self._pump = threading.Thread(target=self._run, name="spans-pump", daemon=True)
+        self._pump.start()
+
+    @property  # type: ignore[override]
+    def created(self) -> int:
+        return self._taken + len(self.intake)
+
+    @created.setter
+    def created(self, value: int) -> None:  # the base class initialises it; counted from the intake here
+        pass
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.intake.append(span)
+
+    def _run(self) -> None:
+        while not self._pump_stop.wait(self._pump_every_s):
+            self._move()
+
+    def _take(self) -> list[Any]:
+        intake = self.intake
+        items = [intake.popleft() for _ in range(len(intake))]
+        self._taken += len(items)
+        return items
+
+    def _move(self) -> None:
+        with self._move_lock:
+            items = self._take()
+            if items:
+                for lane in self.lanes:
+                    lane.offer(items)
+
+    def _close_intake(self) -> None:
+        self._pump_stop.set()
+        self._pump.join()
+        self._move()  # what ended before shutdown goes to the lanes, within their bounds
+        self._open = False
+
+    def _late(self) -> int:
+        with self._move_lock:
+            return len(self._take())
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        self._move()
+        return super().force_flush(timeout_millis)

@@ -6,6 +6,7 @@ InputError naming the flag or variable, so a user fixes it without reading a tra
 
 from __future__ import annotations
 
+import secrets
 import urllib.parse
 from collections.abc import Mapping
 from typing import Literal
@@ -16,6 +17,8 @@ from nanoservices.problems import InputError, Problem
 
 Protocol = Literal["grpc", "http/protobuf"]
 FlowKind = Literal["zipkin", "spigo", "console"]
+SpanPath = Literal["fast", "sdk"]
+SPAN_PATHS: tuple[str, ...] = ("fast", "sdk")
 PROTOCOLS: tuple[str, ...] = ("grpc", "http/protobuf")
 FLOW_KINDS: tuple[str, ...] = ("zipkin", "spigo", "console")
 DEFAULT_PROTOCOL = "grpc"  # what the Python SDK's OTLP auto-configuration picks
@@ -51,6 +54,11 @@ class TracingSettings(BaseModel):
     schedule_delay_s: float = Field(default=0.2, gt=0, le=5)
     export_timeout_s: float = Field(default=5.0, gt=0, le=30)  # one export, retries included
     shutdown_timeout_s: float = Field(default=8.0, gt=0, le=10)
+    # --span-path: "fast" records spans compactly and encodes OTLP itself; "sdk" makes SDK span objects.
+    span_path: SpanPath = "fast"
+    # Mixed into the fast path's ids (tracing/ids.py): two runs of one seed never send the same ids.
+    run_id: str = Field(default_factory=lambda: secrets.token_hex(8))
+    expected_dir: str | None = None  # the run's --out: hosts write expected/<host>.jsonl there (verify)
 
     @classmethod
     def from_options(
@@ -60,9 +68,12 @@ class TracingSettings(BaseModel):
         headers: str | None,
         flows: list[str],
         environ: Mapping[str, str],
+        span_path: str = "fast",
     ) -> TracingSettings | None:
         """Settings from CLI flags and the OTEL_* environment; None when there is nothing to export."""
         problems: list[Problem] = []
+        if span_path not in SPAN_PATHS:
+            problems.append(Problem("--span-path", "", f"unknown span path {span_path!r}; use fast or sdk"))
         proto = _protocol(protocol, environ, problems)
         header_pairs = _headers(headers, environ, problems)
         endpoints = _endpoints(otlp_endpoints, proto, header_pairs, environ, problems)
@@ -79,6 +90,7 @@ class TracingSettings(BaseModel):
             flows=flow_kinds,
             resource_attributes=tuple((k, v) for k, v in extras if k not in ENVIRONMENT_KEYS),
             environment=environment,
+            span_path=span_path,  # type: ignore[arg-type]
             **numbers,
         )
 
