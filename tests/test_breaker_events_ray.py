@@ -33,8 +33,8 @@ def test_breaker_transitions_reach_events_jsonl_once_each_while_the_run_goes_on(
     said: list[str] = []
     polls: list[Progress] = []
     config = RunConfig(
-        arch=plan.arch, duration=7.0, rate=20, out_dir=tmp_path, poll_interval=0.5, chaos=False
-    )
+        arch=plan.arch, duration=7.0, rate=20, out_dir=tmp_path, poll_interval=0.5, chaos=False, sources=1
+    )  # one traffic source: every breaker belongs to an instance of the plan
     summary = run(config, plan, on_progress=said.append, on_live=polls.append)
 
     lines = (tmp_path / "events.jsonl").read_text().splitlines()

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from nanoservices.catalog import resolve_plan
+from support.events import timeline_events
 from support.otlp_receiver import OtlpReceiver, missing_parents
 from support.zipkin_schema import spigo_layout_problems, spigo_v1_problems, zipkin_v2_problems
 
@@ -167,7 +168,7 @@ def test_deploy_events_reach_the_backend_as_asgard_spans_and_are_counted(
         created = summary["spans"]["created"]
         assert receiver.wait_for(created, timeout=10) and receiver.count == created
         records = receiver.spans()
-    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    events = timeline_events(tmp_path / "run")
     asgard = [r for r in records if r.resource["service.name"] == "asgard"]
     assert sorted(r.attributes["nanoservices.event"] for r in asgard) == sorted(e["kind"] for e in events)
     assert {r.name for r in asgard} >= {"deploy-start app", "traffic-shift app", "promote app"}

@@ -27,6 +27,7 @@ from nanoservices.outputs.eureka import last_eviction
 from nanoservices.outputs.graph_json import read_graph_json
 from nanoservices.plan import expand
 from support.clusters import ZonedCluster, alive_once_settled
+from support.events import timeline_events
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("nanoservices"))
@@ -81,7 +82,7 @@ def judged(summary: dict[str, Any], out: Path, retries: int) -> float:
         summary["requests_completed"] + summary["requests_failed_total"]
     )
     assert summary["requests_completed"] > 0  # the traffic source outlived the zone
-    (event,) = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    (event,) = timeline_events(out)
     plan = expand(load_architecture(REPO / "architectures" / "netflixoss_arch.json"), 100, 1)
     node_of = {s.name: s.node for s in plan.instances}
     zone_nodes = {s.node for s in plan.instances if s.location == ZONE}
@@ -127,7 +128,7 @@ def test_the_same_when_the_gorilla_removes_the_zones_machine_from_a_cluster(tmp_
         for retries in (1, 0):
             node = zoned.node_of(ZONE[1])
             summary, out = run(tmp_path, retries, zoned.address)
-            (event,) = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+            (event,) = timeline_events(out)
             assert event["nodes"] == [node]
             alive = alive_once_settled(zoned.address, node)
             assert {n for n, up in alive.items() if not up} == {node, *removed}  # that machine, no other

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tests.support import virtual_time
 
 from nanoservices.runtime.lag import LagEpisode, LagProbe, affected_share, episodes, probe_loop
+from support import virtual_time
 
 
 def test_probe_closes_seconds_with_p99_and_worst() -> None:

@@ -97,7 +97,7 @@ def test_ctrl_c_shuts_down_in_order_and_leaves_no_actor(
     out = tmp_path / "run"
     env = {**os.environ, "RAY_ADDRESS": address}
     process = subprocess.Popen(
-        [CLI, "run", str(tiny_arch), "-d", "120", "-K", "1", "--out", str(out)],
+        [CLI, "run", str(tiny_arch), "-d", "120", "-K", "1", "--sources", "1", "--out", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -13,6 +13,7 @@ from nanoservices.discovery_rules import expected_edges, expected_nodes
 from nanoservices.outputs.graph_json import read_graph_json
 from nanoservices.plan import DeploymentPlan, expand
 from nanoservices.simulation import NotEnoughMemory, run
+from support.events import timeline_events
 
 pytestmark = pytest.mark.ray
 
@@ -123,7 +124,9 @@ def test_a_host_dying_outside_chaos_is_reported_as_a_failure(
             traffic.set()
 
     def simulate_in_background() -> None:
-        config = RunConfig(arch=plan.arch, duration=6.0, out_dir=tmp_path, chaos=False, poll_interval=0.25)
+        config = RunConfig(  # one traffic source: host i runs instance i
+            arch=plan.arch, duration=6.0, out_dir=tmp_path, chaos=False, poll_interval=0.25, sources=1
+        )
         result["summary"] = run(config, plan, on_progress=on_progress)
 
     worker = threading.Thread(target=simulate_in_background)
@@ -246,7 +249,7 @@ def test_red_black_deploy_on_ray_loses_nothing_and_retires_the_old_group(
     assert {node: graph.done[node] for node in old} == dict.fromkeys(old, "retired")
     new = set(graph.nodes) - {s.node for s in plan.instances}
     assert len(new) == len(old) and {graph.done[n] for n in new} == {"normal"}
-    kinds = [json.loads(line)["kind"] for line in (out / "events.jsonl").read_text().splitlines()]
+    kinds = [e["kind"] for e in timeline_events(out)]
     assert kinds == ["deploy-start", "group-up", "traffic-shift", "group-stopped", "promote"]
     assert set(summary["requests_by_version"]["app"]) == {"v1", "v2"}
     assert (out / "report.html").exists()

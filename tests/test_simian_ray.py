@@ -14,6 +14,7 @@ from nanoservices.config import RunConfig
 from nanoservices.outputs.graph_json import read_graph_json
 from nanoservices.plan import expand
 from nanoservices.simulation import run
+from support.events import timeline_events
 
 pytestmark = pytest.mark.ray
 
@@ -46,7 +47,7 @@ def test_gorilla_latency_and_partition_on_ray_packed(
     assert written["accounted"] is True, written["accounting_problems"]
     assert summary.timeline_error == "" and not summary.hosts_died
     zone_b = sorted(s.name for s in plan.instances if s.location == ("us-east-1", "zoneB"))
-    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    events = timeline_events(out)
     assert [e["kind"] for e in events] == [
         "incident-start", "incident-end", "partition-start", "partition-end", "gorilla",
     ]  # fmt: skip
