@@ -41,41 +41,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from proc_cpu import tree_cpu  # scripts/ is on sys.path: the script's folder
+
 CLI = Path(sys.executable).with_name("nanoservices")
 FRAMES = 20_000
 TOKEN = b"bench-hops-token-0123456789abcdef"
 ROOT = Path(__file__).resolve().parents[1]
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, CPU seconds) of one process, None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    # after the command: state, ppid, ..., utime (14th field of the line) and stime (15th)
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
-
-
-def tree_cpu(root: int) -> dict[int, float]:
-    """CPU seconds so far of `root` and every descendant, by pid."""
-    parents: dict[int, list[int]] = {}
-    cpu: dict[int, float] = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            found = _stat(int(entry.name))
-            if found is not None:
-                parents.setdefault(found[0], []).append(int(entry.name))
-                cpu[int(entry.name)] = found[1]
-    out, todo = {}, [root]
-    while todo:
-        pid = todo.pop()
-        if pid in cpu:
-            out[pid] = cpu[pid]
-        todo.extend(parents.get(pid, ()))
-    return out
 
 
 class WindowSampler(threading.Thread):

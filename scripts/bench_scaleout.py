@@ -31,52 +31,15 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+from proc_cpu import process_name, tree_cpu  # noqa: E402
 from support.otlp_receiver import OtlpReceiver  # noqa: E402
 
 CLI = Path(sys.executable).with_name("nanoservices")
-TICKS = os.sysconf("SC_CLK_TCK")
 RUNS = {
     "netflix": ["netflix", "-p", "1000", "-w", "3", "-K", "50", "--rate", "2000"],
     "netflixoss": ["netflixoss", "-K", "100"],
 }
 TARGETS = {"netflix": 0.02, "netflixoss": 0.10}
-
-
-def _stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, CPU seconds) of a process, None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def tree_cpu(root: int) -> dict[int, float]:
-    """CPU seconds of `root` and every process under it, by pid."""
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            stat = _stat(int(entry))
-            if stat is not None:
-                parents[int(entry)], cpu[int(entry)] = stat
-    inside = {root}
-    changed = True
-    while changed:
-        changed = False
-        for pid, parent in parents.items():
-            if parent in inside and pid not in inside:
-                inside.add(pid)
-                changed = True
-    return {pid: cpu[pid] for pid in inside if pid in cpu}
-
-
-def _name(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return "?"
 
 
 _ACTORS = """
@@ -142,7 +105,7 @@ def measure(run: str, duration: float, sources: str) -> dict[str, Any]:
                 asker.start()
             elif "shutting down" in line and "stop" not in marks:
                 marks["stop"] = (time.monotonic(), tree_cpu(process.pid))
-                names = {pid: _name(pid) for pid in marks["stop"][1]}
+                names = {pid: process_name(pid) for pid in marks["stop"][1]}
         process.wait(timeout=1800)
         reader.join(10)
         if asker is not None:

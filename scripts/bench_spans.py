@@ -43,10 +43,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+from proc_cpu import process_name, tree_cpu  # noqa: E402  (scripts/ is on sys.path: the script's folder)
 from support.otlp_receiver import OtlpReceiver  # noqa: E402  (tests/ is not a package on sys.path)
 
 CLI = Path(sys.executable).with_name("nanoservices")
-TICKS = os.sysconf("SC_CLK_TCK")
 
 _FLOOR_CODE = """
 import json, os, sys, time
@@ -237,44 +237,6 @@ def floor(pairs: int) -> dict[str, Any]:
     }
 
 
-def _stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, CPU seconds) of a process, None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def tree_cpu(root: int) -> dict[int, float]:
-    """CPU seconds of `root` and every process under it, by pid."""
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            stat = _stat(int(entry))
-            if stat is not None:
-                parents[int(entry)], cpu[int(entry)] = stat
-    inside = {root}
-    changed = True
-    while changed:
-        changed = False
-        for pid, parent in parents.items():
-            if parent in inside and pid not in inside:
-                inside.add(pid)
-                changed = True
-    return {pid: cpu[pid] for pid in inside if pid in cpu}
-
-
-def _cmdline(pid: int) -> str:
-    """The process's name (Ray sets it: ray::Host, raylet, gcs_server...)."""
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return "?"
-
-
 def run_cli(args: argparse.Namespace, path: str, profile: float = 0.0) -> dict[str, Any]:
     """One CLI run on span path `path` ("none": untraced) into a fresh receiver; CPU of its process tree
     over the traffic window."""
@@ -311,7 +273,7 @@ def run_cli(args: argparse.Namespace, path: str, profile: float = 0.0) -> dict[s
                     profiler.start()
             elif "shutting down" in line and "stop" not in marks:
                 marks["stop"] = (time.monotonic(), receiver.count, tree_cpu(process.pid))
-                names = {pid: _cmdline(pid) for pid in marks["stop"][2]}
+                names = {pid: process_name(pid) for pid in marks["stop"][2]}
         process.wait(timeout=900)
         reader.join(10)
         if profiler is not None:
@@ -402,7 +364,7 @@ def _summarise_stacks(text: str, pid: int) -> dict[str, Any]:
                 under[label] += count
     return {
         "pid": pid,
-        "cmdline": _cmdline(pid),
+        "cmdline": process_name(pid),
         "samples": total,
         "leaves": leaves.most_common(15),
         "under": under,
