@@ -22,7 +22,7 @@ from opentelemetry.trace import Tracer
 
 from nanoservices.architecture import load_architecture
 from nanoservices.config import RunConfig
-from nanoservices.plan import InstanceSpec, expand
+from nanoservices.plan import DeploymentPlan, InstanceSpec, expand
 from nanoservices.runtime.host import HostCore, HostSetup
 from nanoservices.runtime.local import LocalRun
 from nanoservices.tracing import HostTracing, OtlpEndpoint, TracingSettings
@@ -60,13 +60,7 @@ def traced_run(
     async def go() -> None:
         plan = expand(load_architecture(ARCHITECTURES / f"{arch}_arch.json"), 100, 1)
         run = TracedRun(plan, RunConfig(arch=plan.arch, seed=7, instances_per_host=100, chaos=False))
-        await run.start()
-        sources = [s.name for s in plan.instances if s.package == "denominator"]
-        for _ in range(ticks):
-            for name in sources:
-                run.instance(name).behaviour.tick()  # type: ignore[attr-defined]
-            await run.settle()
-        await run.finish()
+        await tick_sources(run, plan, ticks)
 
     asyncio.run(go())
     return list(tracing.exporter.get_finished_spans())
@@ -116,13 +110,7 @@ def host_traced_run(
         plan = expand(load_architecture(ARCHITECTURES / "netflixoss_arch.json"), 100, 1)
         config = RunConfig(arch=plan.arch, seed=7, instances_per_host=100, chaos=False, tracing=settings)
         run = TracedRun(plan, config)
-        await run.start()
-        sources = [s.name for s in plan.instances if s.package == "denominator"]
-        for _ in range(ticks):
-            for name in sources:
-                run.instance(name).behaviour.tick()  # type: ignore[attr-defined]
-            await run.settle()
-        await run.finish()
+        await tick_sources(run, plan, ticks)
 
     asyncio.run(go())
     created = 0
@@ -131,3 +119,14 @@ def host_traced_run(
         assert all(c == {"exported": result["created"], "dropped": {}} for c in result["exporters"].values())
         created += result["created"]
     return created
+
+
+async def tick_sources(run: LocalRun, plan: DeploymentPlan, ticks: int) -> None:
+    """Start the run, tick every traffic source `ticks` times (each settled), and finish it."""
+    await run.start()
+    sources = [s.name for s in plan.instances if s.package == "denominator"]
+    for _ in range(ticks):
+        for name in sources:
+            run.instance(name).behaviour.tick()  # type: ignore[attr-defined]
+        await run.settle()
+    await run.finish()
