@@ -85,8 +85,10 @@ def test_blocking_holds_the_worker_until_released() -> None:
     assert served == [0.1, 5.1]
 
 
-@pytest.mark.parametrize(("contention", "coherency", "n", "factor"), [(0.0, 0.0, 8, 1.0), (0.1, 0.0, 3, 1.2),
-                                                                      (0.03, 0.0005, 8, 1.238)])
+@pytest.mark.parametrize(
+    ("contention", "coherency", "n", "factor"),
+    [(0.0, 0.0, 8, 1.0), (0.1, 0.0, 3, 1.2), (0.03, 0.0005, 8, 1.238)],
+)
 def test_usl_stretch(contention: float, coherency: float, n: int, factor: float) -> None:
     assert Capacity(workers=8, contention=contention, coherency=coherency).stretch(n) == pytest.approx(factor)
 

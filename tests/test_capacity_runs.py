@@ -140,7 +140,7 @@ def test_a_ramp_finds_the_knee_the_capacity_fields_imply_latency_first_then_reje
 ) -> None:
     capacity = {"workers": WORKERS, "queue": 10, "service_time": f"{SERVICE_TIME * 1000:g}ms"}
     _run, events, result = play(architecture(capacity), RAMP, DURATION)
-    stats = result["stats"]
+    stats = result.stats
     rows = per_second(stats, "api")
     knee = min(second for second, row in rows.items() if row["rejected"])
     offered = rate_at(knee + 0.5)  # the mean offered rate over the knee's second
@@ -216,7 +216,7 @@ def test_a_gorilla_moves_zoneB_load_onto_the_other_zones_and_their_p99_rises() -
     plan = architecture({"workers": 2, "queue": 50, "service_time": "20ms"}, instances=6)
     _run, events, result = play(plan, GORILLA, 10.0, rate=360.0, arrivals="poisson")
     assert [e.kind for e in events if e.kind is EventKind.GORILLA]
-    stats = result["stats"]
+    stats = result.stats
     others = {"zoneA", "zoneC"}
     before = zone_p99(stats, "api", others, range(1, 4))
     during = zone_p99(stats, "api", others, range(6, 10))
@@ -258,7 +258,7 @@ def test_retrying_timeouts_near_saturation_keeps_a_latency_incident_going_after_
             timeouts={"api": 0.1},
             request_timeout=1.0,
         )
-        stats = result["stats"]
+        stats = result.stats
         outcomes[retries] = (success(stats, range(4)), success(stats, range(14, 24)), stats["retries"])
     assert outcomes[0][0] == outcomes[3][0] == 1.0  # before the incident: every request served
     assert outcomes[0][1] >= 0.9  # --retries 0: recovered within 5 s of the incident's end (9 s)
@@ -279,7 +279,7 @@ def test_a_blocking_server_holds_its_worker_while_it_waits_for_its_own_calls() -
             for s in plan.instances
         ]
         _run, _events, result = play(replace(plan, instances=tuple(slow_db)), "timeline: []", 5.0, rate=80.0)
-        stats = result["stats"]
+        stats = result.stats
         rejected[blocking] = stats["requests_failed"].get("rejected", 0)
         served = [row for _s, name, _v, _z, row in series_rows(stats["series"]) if name == "api"]
         assert all(row.get("in_service", 0) <= 2 * row.get("arrivals", 0) for row in served)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -98,7 +99,7 @@ def test_the_summary_says_where_an_unfinished_deploy_stood(tmp_path: Path) -> No
         await cut_short(run, fleet, asgard, deploy, UNFINISHED)
         result = await run.finish()
         return summarise(
-            run.plan, run.config, {**result, "deploys": [o.to_json() for o in asgard.outcomes]}, 0.0
+            run.plan, run.config, replace(result, deploys=[o.to_json() for o in asgard.outcomes]), 0.0
         )
 
     summary = asyncio.run(play())

@@ -67,5 +67,5 @@ def test_a_host_whose_instances_have_profiles_still_loads_no_pydantic() -> None:
 
     imported = modules_imported_by_host(profiled)
 
-    assert "nanoservices.scenario.distributions" in imported  # the profile did travel
+    assert "nanoservices.model.distributions" in imported  # the profile did travel
     assert not {m for m in imported if m.startswith(("opentelemetry", "pydantic"))}

@@ -39,6 +39,14 @@ def test_episodes_join_consecutive_seconds_across_hosts() -> None:
     assert affected_share(episodes(per_host), 10) == pytest.approx(0.3)
 
 
+def test_the_share_counts_only_the_traffic_seconds_of_an_episode() -> None:
+    """A red/black at -K 1 lagged from second 2 to the hosts' shutdown (episode 2-27) in a run of
+    24.34 s of traffic: the share is 22.34 / 24.34, not all of it."""
+    episode = LagEpisode(start=2, end=27, worst=0.6, hosts=("h0",))
+    assert affected_share([episode], 24.34) == pytest.approx(22.34 / 24.34)
+    assert affected_share([LagEpisode(start=30, end=31, worst=0.1, hosts=("h0",))], 24.34) == 0.0
+
+
 def test_quiet_hosts_make_no_episode() -> None:
     assert episodes({"h0": {s: (0.001, 0.019) for s in range(30)}}) == []
 

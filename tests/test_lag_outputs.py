@@ -49,6 +49,16 @@ def test_lag_csv_events_and_the_summary_share(tmp_path: Path) -> None:
     assert line.startswith("  simulator lag: 2 s (20% of the traffic)")
 
 
+def test_the_summary_counts_the_traffic_seconds_of_an_episode_that_runs_on_past_them() -> None:
+    """Hosts probe until they stop: lag while they drain is labelled, but is not traffic."""
+    counts = {"lag": lag_counts(0, {s: (0.05, 0.1) for s in range(2, 27)})}["lag"]
+    summary = lag_summary(counts, 24.34)
+    assert summary["episodes"][0]["end"] == 27
+    assert summary["affected_seconds"] == 22.34 and summary["affected_share"] == round(22.34 / 24.34, 4)
+    (line,) = lag_lines(summary)
+    assert line.startswith("  simulator lag: 22 s (92% of the traffic)")
+
+
 def test_a_quiet_run_has_no_episode_and_no_summary_line(tmp_path: Path) -> None:
     counts = {"lag": lag_counts(0, {0: QUIET, 1: QUIET})}["lag"]
     summary = lag_summary(counts, 2.0)

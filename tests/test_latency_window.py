@@ -147,7 +147,7 @@ def test_a_latency_incident_on_staash_shows_in_span_durations_and_the_series_for
 
     slow = (STORAGE + ADD) * (1 - histogram.RELATIVE_ERROR)
     slow_seconds, all_seconds = set(), set()
-    for second, service, _version, _zone, row in series_rows(result["stats"]["series"]):  # type: ignore[index]
+    for second, service, _version, _zone, row in series_rows(result.stats["series"]):  # type: ignore[index]
         if service == "subscriber":
             all_seconds.add(second)
             if any(histogram.upper_bound(int(b)) >= slow for b in row["h"]):

@@ -168,7 +168,7 @@ def test_a_killed_hosts_instance_stays_routable_until_its_lease_expires() -> Non
     assert done == [ExitReason.CHAOS]
     # Every registry evicted its own replica of the lease, in the round 5 s into the traffic
     zones = [f"{r.region}/{r.zone}" for r in plan.registries]
-    assert result["eureka"] == {
+    assert result.eureka == {
         "evicted": 3,
         "held_back": 0,
         "revived": 0,

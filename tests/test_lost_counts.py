@@ -11,6 +11,7 @@ from pathlib import Path
 from nanoservices.architecture import load_architecture
 from nanoservices.config import RunConfig
 from nanoservices.plan import DeploymentPlan, expand
+from nanoservices.result import Accounted
 from nanoservices.runtime.local import LocalRun
 from nanoservices.summary import RunSummary, summarise
 
@@ -55,7 +56,7 @@ def test_a_traffic_source_that_dies_keeps_its_requests_and_the_run_is_not_accoun
     assert lost["traffic_source"] and lost["reason"] == "died (ActorDiedError)"
     # The requests it issued still count; how they ended died with it.
     assert summary.requests_issued == TICKS and summary.requests_completed == 0
-    assert summary.accounted is False
+    assert summary.accounted is Accounted.BROKEN
     lines = summary.lines()
     assert lines[2] == (
         f"  requests: {TICKS} issued = 0 completed + 0 failed (none) + 0 in flight at shutdown "
@@ -86,7 +87,7 @@ def test_a_source_never_seen_live_is_still_not_accounted_for(tmp_path: Path) -> 
         return summarise(plan, run.config, await run.finish(), 0.0)
 
     summary = asyncio.run(drive())
-    assert summary.accounted is False and summary.requests_issued == 0
+    assert summary.accounted is Accounted.BROKEN and summary.requests_issued == 0
     host = summary.counts_lost[0]["host"]
     assert summary.accounting_problems == [
         f"entry requests: host {host} runs a traffic source and its counts died before any live figures "
@@ -110,7 +111,7 @@ def test_a_callee_that_dies_leaves_the_run_unchecked_not_accounted_for(tmp_path:
         return summarise(plan, run.config, await run.finish(), 0.0)
 
     summary = asyncio.run(drive())
-    assert summary.accounting_problems == [] and summary.accounted == "unchecked"
+    assert summary.accounting_problems == [] and summary.accounted is Accounted.UNCHECKED
     assert summary.lines()[2].endswith(
         f" + 0 in flight at shutdown: not checked on host(s) {dead}, whose counts died with them"
     )
@@ -137,7 +138,7 @@ def test_a_host_whose_final_counts_fail_at_shutdown_is_reported_unchecked_with_w
     assert summary.unchecked_hosts == [failing]
     (lost,) = summary.counts_lost
     assert lost["reason"] == "final counts failed at shutdown (ConnectionError)"
-    assert summary.accounted == "unchecked"
+    assert summary.accounted is Accounted.UNCHECKED
     assert any(
         line.startswith(f"    not checked: host {failing} (rds-mysql: 1 instance), final counts failed")
         for line in summary.lines()

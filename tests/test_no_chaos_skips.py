@@ -67,13 +67,13 @@ def test_with_chaos_nothing_is_skipped(tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_summary_json_records_the_skipped_actions(tmp_path: Path) -> None:
     from nanoservices.catalog import resolve_plan
+    from nanoservices.result import RunResult
     from nanoservices.summary import summarise
 
-    result = {
-        "stats": {}, "graph": {"nodes": 0, "edges": 0, "forgets": 0, "done": 0, "files": []},
-        "instances_killed": 0, "hosts": 1, "events": [], "hosts_died": {}, "skipped_actions": SKIPPED,
-    }  # fmt: skip
-    summarise(resolve_plan("netflixoss"), RunConfig(arch="netflixoss", out_dir=tmp_path), result, 1.0)
+    plan = resolve_plan("netflixoss")
+    graph = {"nodes": 0, "edges": 0, "forgets": 0, "done": 0, "files": []}
+    result = RunResult(plan.arch, 1, len(plan.instances), graph=graph, skipped_actions=SKIPPED)
+    summarise(plan, RunConfig(arch="netflixoss", out_dir=tmp_path), result, 1.0)
     assert json.loads((tmp_path / "summary.json").read_text())["skipped_actions"] == SKIPPED
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from nanoservices.packages import Behaviour, behaviour_for, known_packages
@@ -10,7 +12,7 @@ from nanoservices.packages.elb import Elb
 from nanoservices.packages.karyon import Karyon
 from nanoservices.packages.monolith import Monolith
 from nanoservices.packages.pirate import Pirate
-from nanoservices.packages.priam_cassandra import PriamCassandra
+from nanoservices.packages.priam_cassandra import PriamCassandra, Riak
 from nanoservices.packages.staash import Staash
 from nanoservices.packages.store import Store
 from nanoservices.packages.zuul import Zuul
@@ -23,7 +25,7 @@ EXPECTED = {
     "monolith": Monolith,
     "staash": Staash,
     "priamCassandra": PriamCassandra,
-    "riak": PriamCassandra,
+    "riak": Riak,  # priamCassandra without a ring
     "store": Store,
     "cache": Store,
     "volume": Store,
@@ -46,6 +48,33 @@ def test_zone_filter_and_traffic_flags() -> None:
     sources = {name for name in known_packages() if behaviour_for(name).generates_traffic}
     # pirates start their own chatter (fsm), so shutdown stops their tickers first, as a denominator's
     assert sources == {"denominator", "pirate"}
+
+
+def test_capabilities_replace_package_names() -> None:
+    """Each capability holds for exactly the packages whose names the code used to test."""
+    from nanoservices.packages import capabilities as can
+
+    def having(test: Callable[[str], bool]) -> set[str]:
+        return {name for name in known_packages() if test(name)}
+
+    assert having(can.rate_source) == {"denominator"}  # split into workers, counted in the asked rate
+    assert having(can.keeps_ring) == {"priamCassandra"}  # riak shares the class but never had a ring
+    assert having(lambda name: behaviour_for(name).fsm_controlled) == {"pirate"}
+    assert having(can.stateful) == {"priamCassandra", "riak", "store", "cache", "volume"}
+    not_deployable = known_packages() - set(can.deployable_packages())
+    assert not_deployable == {"priamCassandra", "riak", "store", "cache", "volume", "denominator", "pirate"}
+
+
+def test_capability_lookups_over_a_plan() -> None:
+    from nanoservices.builtin import fsm_plan, migration_plan
+    from nanoservices.packages.capabilities import pirates, traffic_sources
+
+    fsm = fsm_plan(5)
+    assert pirates(fsm) == [s.name for s in fsm.instances] and len(pirates(fsm)) == 5
+    assert traffic_sources(fsm) == []
+    lamp = migration_plan(1, 100, 1)
+    assert traffic_sources(lamp) == [s.name for s in lamp.instances if s.service == "www"] != []
+    assert pirates(lamp) == []
 
 
 def test_duplicate_registration_is_rejected() -> None:

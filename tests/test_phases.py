@@ -92,3 +92,20 @@ def test_incidents_at_the_same_time_share_the_before_of_the_first() -> None:
     assert first["before"]["success_rate"] == round(295 / 300, 6)
     assert first["recovery_seconds"] is None and first["judged_until"] == 4  # the next one starts
     assert second["recovery_seconds"] == 1.0
+
+
+def test_latency_settles_once_the_rest_of_the_run_is_within_ten_percent_of_before() -> None:
+    # A 2 s window at 100 ms; the first second after it still drains at 50 ms, then 10 ms again.
+    slow = {str(s): row(100, latency=0.1) for s in (4, 5)}
+    series = steady(12, **slow, **{"6": row(100, latency=0.05)})
+    (phase,) = phases([{"kind": "latency", "target": "api", "at": 4.0, "until": 6.0}], series)
+    assert (phase["after"]["from"], phase["after"]["to"]) == (6, 12)
+    assert phase["p99_recovery_seconds"] == 1  # from second 7 the rest is back at before's p99
+    assert (phase["settled"]["from"], phase["settled"]["to"]) == (7, 12)
+    assert phase["settled"]["p99_ms"] == phase["before"]["p99_ms"]
+
+
+def test_latency_still_high_at_the_end_has_not_settled() -> None:
+    series = steady(8, **{str(s): row(100, latency=0.1) for s in range(4, 8)})
+    (phase,) = phases([{"kind": "latency", "target": "api", "at": 4.0, "until": 5.0}], series)
+    assert phase["p99_recovery_seconds"] is None and phase["settled"] is None

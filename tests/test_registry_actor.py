@@ -1,6 +1,7 @@
-"""The Eureka actor's own eviction timer, on Ray: the first heartbeat starts it, heartbeats
+"""The Eureka actor wires its eviction timer, on Ray: the first heartbeat starts it, heartbeats
 replicate to the region's peer, and the lease nobody renews is evicted on both servers while the
-renewed ones stay. Waits on the registries' counts, never on a sleep."""
+renewed ones stay. Waits on the registries' counts, never on a sleep. The timer's rounds, exactly
+and on a fake clock, are tests/test_registry_timer.py's."""
 
 from __future__ import annotations
 
@@ -26,8 +27,6 @@ def test_the_eviction_timer_drops_the_unrenewed_lease_on_every_server(ray_local:
     for registry in (first, second):
         _, changes, _ = ray.get(registry.poll.remote(["svc"], 0))
         assert sorted(name for name, _, _, routable, _ in changes if not routable) == [NAMES[9]]
-        counts = ray.get(registry.lease_counts.remote())
-        assert {k: counts[k] for k in ("evicted", "held_back")} == {"evicted": 1, "held_back": 0}
-        assert [n for _, n in counts["rounds"]] == [1]
+        assert ray.get(registry.lease_counts.remote())["evicted"] >= 1  # by the timer, not a deregister
     for registry in (first, second):
         ray.kill(registry)

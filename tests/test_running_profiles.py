@@ -65,7 +65,7 @@ def test_the_starting_versions_profile_applies_from_the_start() -> None:
     assert profiles["v2"].latency == Fixed(0.0) and profiles["v2"].errors == ErrorRate(0.0)  # type: ignore[union-attr]
     slow = 0.05 * (1 - histogram.RELATIVE_ERROR)
     fastest: dict[tuple[int, str], float] = {}
-    for second, service, version, _zone, row in series_rows(result["stats"]["series"]):
+    for second, service, version, _zone, row in series_rows(result.stats["series"]):
         if service == "homepage" and row["h"]:
             key = (second, version)
             fastest[key] = min(fastest.get(key, 1.0), *(histogram.upper_bound(int(b)) for b in row["h"]))

@@ -12,6 +12,7 @@ from nanoservices.config import RunConfig
 from nanoservices.discovery_rules import expected_edges, expected_nodes
 from nanoservices.outputs.graph_json import read_graph_json
 from nanoservices.plan import DeploymentPlan, expand
+from nanoservices.result import Accounted
 from nanoservices.simulation import NotEnoughMemory, run
 from support.events import timeline_events
 
@@ -139,7 +140,7 @@ def test_a_host_dying_outside_chaos_is_reported_as_a_failure(
         worker.join(timeout=120)
     summary = result["summary"]
     assert summary.hosts_died == {str(host_index): "ActorDiedError"}  # type: ignore[attr-defined]
-    assert summary.accounted == "unchecked"  # type: ignore[attr-defined]  # its hops died with it
+    assert summary.accounted is Accounted.UNCHECKED  # type: ignore[attr-defined]  # its hops died with it
     lines = summary.lines()  # type: ignore[attr-defined]
     assert f"  hosts died outside chaos: 1: host {host_index} (ActorDiedError)" in lines
     # The dead host's instances did start; its counts died with it, and the summary says so.

@@ -19,8 +19,14 @@ STRATEGY = {
 }
 
 
-def test_the_examples_are_the_five_documented() -> None:
-    expected = [*STRATEGY, "simian-army.yaml", "capacity-ramp.yaml"]
+def test_the_examples_are_the_seven_documented() -> None:
+    expected = [
+        *STRATEGY,
+        "simian-army.yaml",
+        "capacity-ramp.yaml",
+        "capacity-knee.yaml",
+        "gorilla-recovery.yaml",
+    ]
     assert sorted(p.name for p in EXAMPLES.glob("*.yaml")) == sorted(expected)
 
 

@@ -10,8 +10,8 @@ PROBE = """
 import json, sys
 import nanoservices.scenario
 from nanoservices.scenario import Event, LogNormal, Scenario
-from nanoservices.scenario.distributions import ErrorRate
-watched = ("pydantic", "yaml", "nanoservices.scenario")
+from nanoservices.model.distributions import ErrorRate
+watched = ("pydantic", "yaml", "nanoservices.scenario", "nanoservices.model")
 print(json.dumps(sorted(m for m in sys.modules if m.startswith(watched))))
 """
 
@@ -19,11 +19,14 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith(watched))))
 def test_models_and_events_import_without_pydantic_or_yaml() -> None:
     result = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, check=True, timeout=60)
     assert set(json.loads(result.stdout)) == {
+        "nanoservices.model",
+        "nanoservices.model.behaviour",
+        "nanoservices.model.distributions",
+        "nanoservices.model.quantities",
+        "nanoservices.model.ring",
         "nanoservices.scenario",
         "nanoservices.scenario.actions",
-        "nanoservices.scenario.distributions",
         "nanoservices.scenario.events",
-        "nanoservices.scenario.quantities",
     }
 
 

@@ -75,7 +75,8 @@ BAD_LINES = {
     "$.timeline[17].deploy.share: share 0% is not above 0%; give a share such as 10% or 0.1",
     "$.timeline[18].monkey.service: unknown service 'staash'; staash is a package here: write package: "
     "staash",
-    "$.timeline[19].for: for applies only to latency, errors and partition; gorilla is instant, remove it",
+    "$.timeline[18].for: for applies only to gorilla, kong, latency, errors, partition and load; monkey is "
+    "instant, remove it",
     "$.timeline[19].gorilla: 'us-east-1' is a region; gorilla takes a zone such as us-east-1/zoneB "
     "(kong takes a region)",
     "$.timeline[20].kong: kong takes a whole region such as us-east-1; for one zone use gorilla",

@@ -155,7 +155,7 @@ def test_latency_incident_shows_in_the_series_for_exactly_its_window(tmp_path: P
     assert sorted(start.instances) == subscribers == sorted(end.instances)
     slowest: dict[int, float] = {}
     fastest: dict[int, float] = {}
-    for second, service, _version, _zone, row in series_rows(scene.result["stats"]["series"]):
+    for second, service, _version, _zone, row in series_rows(scene.result.stats["series"]):
         if service != "subscriber":
             continue
         bounds = [histogram.upper_bound(int(b)) for b in row["h"]]

@@ -49,9 +49,11 @@ def test_gorilla_latency_and_partition_on_ray_packed(
     zone_b = sorted(s.name for s in plan.instances if s.location == ("us-east-1", "zoneB"))
     events = timeline_events(out)
     assert [e["kind"] for e in events] == [
-        "incident-start", "incident-end", "partition-start", "partition-end", "gorilla",
+        "incident-start", "incident-end", "partition-start", "partition-end", "gorilla", "chaos-effects",
     ]  # fmt: skip
-    gorilla = events[-1]
+    assert "trace_ids" in events[1] and "trace_ids" in events[3]  # what each did (runtime/affected.py)
+    assert events[-1]["of"] == "gorilla" and events[-1]["affected"] >= 0
+    gorilla = events[-2]
     assert gorilla["instances"] == zone_b and gorilla["counts_lost"] == 0
     assert gorilla["method"].startswith("freeze, then ray.kill") and gorilla["nodes"] == []
     graph = read_graph_json(out / "graph.json")

@@ -9,6 +9,7 @@ from nanoservices.architecture import load_architecture
 from nanoservices.config import RunConfig
 from nanoservices.outputs.histogram import RELATIVE_ERROR, bucket_of, upper_bound
 from nanoservices.plan import expand
+from nanoservices.result import RunResult
 from nanoservices.runtime.stats import HostStats, add_stats, latency_quantile
 from nanoservices.summary import RunSummary, _duration, summarise
 
@@ -47,11 +48,9 @@ def test_summarise_finds_an_entry_equation_that_does_not_add_up(tmp_path: Path) 
         "requests_failed": {"timeout": 3},
         "requests_in_flight": 1,
     }
-    result = {
-        "stats": stats, "graph": {"nodes": 0, "edges": 0, "forgets": 0, "done": 0, "files": []},
-        "instances_killed": 0, "hosts": 1, "events": [], "hosts_died": {},
-    }  # fmt: skip
     plan = expand(load_architecture(ARCHITECTURES / "lamp_arch.json"), 100, 1)
+    graph = {"nodes": 0, "edges": 0, "forgets": 0, "done": 0, "files": []}
+    result = RunResult(plan.arch, 1, len(plan.instances), stats=stats, graph=graph)
     made = summarise(plan, RunConfig(arch="lamp", out_dir=tmp_path), result, 1.0)
     assert made.accounting_problems == [
         "entry requests: 1 fewer ended or in flight than were issued (11 issued, 9 ended, 1 in flight)"

@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
+from nanoservices.model.behaviour import VersionBehaviour
+from nanoservices.model.distributions import ErrorRate
+from nanoservices.model.specs import CapacitySpec, Latency, LatencySpec, Rate
 from nanoservices.problems import MAX_INPUT_BYTES, InputError, Problem, too_large
-from nanoservices.scenario.actions import VersionBehaviour
-from nanoservices.scenario.distributions import ErrorRate
-from nanoservices.scenario.schema import CapacitySpec, Latency, LatencySpec, Rate
 
 CROSS_REGION = "eureka"  # a dependency that is not a service: "register with every region's Eureka"
 

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-if TYPE_CHECKING:  # a type only: scenario/ imports this module (its profiles hold a Capacity)
-    from nanoservices.scenario.distributions import LatencyModel
+if TYPE_CHECKING:  # a type only: the model layer imports this module (its profiles hold a Capacity)
+    from nanoservices.model.distributions import LatencyModel
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,8 @@ def pick_victim(plan: DeploymentPlan, seed: int) -> InstanceSpec | None:
 
 
 class HostControl(Protocol):
-    """What chaos needs from a runtime: the Ray supervisor and the in-process run both provide it,
-    so a kill is the same sequence of steps in both."""
+    """What chaos needs from a runtime: the run core (runtime/core.py) provides it over either
+    cluster, so a kill is the same sequence of steps in a Ray run and in process."""
 
     kill_method: str  # how a lone host is killed, as the summary names it ("ray.kill", "in-process")
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from nanoservices.compose_refs import hosts, references
+from nanoservices.packages.capabilities import stateful
 from nanoservices.problems import Problem
 
-STORE = "store"
+STORE = "store"  # the packages an import assigns: a data store, the traffic source
 TRAFFIC = "denominator"
 TRAFFIC_NAME = "www"
 
@@ -93,7 +94,7 @@ class Inference:
             if name not in loads
             and isinstance(body, dict)
             and body.get("ports")
-            and self.by_name[name]["package"] != STORE
+            and not stateful(self.by_name[name]["package"])  # a data store is not a front door
         ]
         called = {dep for name in published for dep in self.by_name[name]["dependencies"]}
         doors = [name for name in published if name not in called]

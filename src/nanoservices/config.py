@@ -41,7 +41,9 @@ class RunConfig(BaseModel):
     request_timeout: float = defaults.REQUEST_TIMEOUT
     lease_renewal: float = defaults.LEASE_RENEWAL  # Eureka heartbeat; leases last 3 periods
     retries: int = Field(default=defaults.RETRIES, ge=0, le=100)  # Ribbon's; 0: no retries
-    retry_timeouts: bool = False  # a timed-out GET is retried on the next server too (idempotent)
+    retry_timeouts: bool = (
+        defaults.RETRY_TIMEOUTS
+    )  # a timed-out GET is retried on the next server too (idempotent)
     # Per dependency (Hystrix's per-command timeout): service -> seconds its callers wait for it;
     # the others wait request_timeout.
     timeouts: dict[str, float] = Field(default_factory=dict)

@@ -20,11 +20,17 @@ REQUEST_TIMEOUT = 2.0
 # one-instance hosts took much of a 2-core machine's CPU.
 LEASE_RENEWAL = 5.0
 RETRIES = 1  # Ribbon's MaxAutoRetriesNextServer; 0: no retries
+RETRY_TIMEOUTS = False  # retry a timed-out GET on the next server too (Ribbon's OkToRetryOnAllOperations)
 MAX_IN_FLIGHT = 64  # outstanding requests per traffic source before ticks are skipped; 0: no limit
 INSTANCES_PER_HOST = 1  # -K: one Ray actor per instance
 TRANSPORT: Literal["socket", "ray"] = "socket"  # direct sockets between hosts, or actor calls
 ARRIVALS: Literal["uniform", "poisson"] = "uniform"  # traffic arrivals: evenly spaced, or poisson
 CHAOS = True  # chaos monkey kills the victim at half time
+
+# `verify`: how long to keep asking for traces not yet whole, the share checked, requests at once.
+VERIFY_WAIT = 30.0
+VERIFY_SAMPLE = "100%"
+VERIFY_WORKERS = 8
 
 
 def seconds(value: float) -> str:

@@ -7,23 +7,21 @@ global instances, per-zone address counters), so node names match its outputs ex
 from __future__ import annotations
 
 import os
-import zlib
-from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from nanoservices.geography import ANY, HOSTS_PER_PREFIX, REGIONS, ZONES, address, prefix_for
+from nanoservices.model.ring import RING_SIZE, TokenRing, ring_owner  # noqa: F401  (old import path)
 from nanoservices.naming import full_name, instance_label, node_name
 from nanoservices.problems import InputError, Problem
 
-if TYPE_CHECKING:  # only annotations: packages import plan, and architecture imports packages
+if TYPE_CHECKING:  # only annotations: the plan is built from an architecture
     from nanoservices.architecture import Architecture
-    from nanoservices.scenario.actions import VersionBehaviour
+    from nanoservices.model.behaviour import VersionBehaviour
 
 # Measured cost of one InstanceSpec plus its share of the plan's indexes, with headroom.
 PLAN_BYTES_PER_INSTANCE = 2_048
-RING_SIZE = 0xFFFFFFFF  # priamCassandra token space (CRC-32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +232,9 @@ class _AddressBook:
 
 
 def _instances(architecture: Architecture, scale: int, regions: int) -> Iterator[InstanceSpec]:
+    # here, not at the top: a host unpickles specs (importing this module) and needs no lookups
+    from nanoservices.packages.capabilities import keeps_ring
+
     arch = architecture.name
     addresses = _AddressBook()
     for service in architecture.services:
@@ -268,7 +269,7 @@ def _instances(architecture: Architecture, scale: int, regions: int) -> Iterator
                 yield make(region, ANY, 0)
                 continue
             members = [make(region, ZONES[i % len(ZONES)], i) for i in range(r * count, (r + 1) * count)]
-            if service.package == "priamCassandra":
+            if keeps_ring(service.package):
                 members = _with_rings(members)
             yield from members
 
@@ -291,28 +292,6 @@ def _replace_ring(spec: InstanceSpec, ring: tuple[tuple[str, int], ...]) -> Inst
     from dataclasses import replace
 
     return replace(spec, ring=ring)
-
-
-@dataclass(frozen=True, slots=True)
-class TokenRing:
-    """A ring split into names and tokens once, so each lookup is one bisect, not a scan of the ring."""
-
-    names: tuple[str, ...]
-    tokens: tuple[int, ...]  # ascending, the first 0
-
-    @classmethod
-    def of(cls, ring: tuple[tuple[str, int], ...]) -> TokenRing:
-        return cls(tuple(name for name, _ in ring), tuple(token for _, token in ring))
-
-    def owner(self, key: str) -> str:
-        """The last member whose token is at or below the key's CRC-32. Searching from index 1 makes
-        the first member the owner of everything below the second token, with no bounds check."""
-        return self.names[bisect_right(self.tokens, zlib.crc32(key.encode()), 1) - 1]
-
-
-def ring_owner(ring: tuple[tuple[str, int], ...], key: str) -> str:
-    """One lookup in a ring given as InstanceSpec.ring; code that looks up often keeps a TokenRing."""
-    return TokenRing.of(ring).owner(key)
 
 
 class Growth:

@@ -204,6 +204,35 @@ class RegistryState:
         return {r.name: (r.version, r.status) for r in self._by_service.get(service, ()) if r.online}
 
 
+class EvictionTimer:
+    """Eureka's eviction timer for one server, without the event loop (runtime/registry_actor.py
+    sleeps between rounds): started by the first heartbeat, whose lease says the period (a third of
+    it), each round sends the period's heartbeats on to the peers in bulk and evicts. A round woken
+    late judges leases as of when it was due, as Eureka's compensation does."""
+
+    def __init__(self, state: RegistryState, lease: float, now: float) -> None:
+        self.state = state
+        self.lease = lease  # what the forwarded heartbeats renew for on the peers
+        self.interval = lease / EXPIRY_PERIODS
+        self.due = now + self.interval
+        self._unreplicated: set[str] = set()  # heartbeats not yet copied to the peers
+
+    def heard(self, names: Iterable[str]) -> None:
+        """Heartbeats this server took itself: they go to the peers with the next round."""
+        self._unreplicated.update(names)
+
+    def wait(self, now: float) -> float:
+        """Seconds until the next round is due."""
+        return max(self.due - now, 0.0)
+
+    def fire(self, now: float) -> tuple[list[str], list[str]]:
+        """One round at `now`: (the heartbeats to forward, sorted; the names evicted)."""
+        late = max(now - self.due, 0.0)
+        self.due = now + self.interval
+        forward, self._unreplicated = sorted(self._unreplicated), set()
+        return forward, self.state.evict(late)
+
+
 def lease_counts(state: RegistryState) -> dict[str, object]:
     """One server's evictions: totals and each round's (clock, count), for the run summary."""
     return {

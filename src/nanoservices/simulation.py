@@ -13,6 +13,7 @@ from nanoservices.config import RunConfig
 from nanoservices.plan import DeploymentPlan
 from nanoservices.problems import InputError, Problem
 from nanoservices.progress import LiveTotals, Progress
+from nanoservices.result import RunResult
 from nanoservices.summary import RunSummary, summarise
 
 STOP_GRACE = 30.0  # seconds a stopping run may take to shut down in order before it is killed
@@ -65,8 +66,10 @@ def run(
         if on_progress is not None:
             on_progress("interrupted during start-up: no traffic ran")
         result = _not_started(plan, config)
-    summary = summarise(plan, config, {**result, "skipped_actions": skipped}, time.time() - started_at)
-    _write_report(summary, Path(str(config.out_dir)), on_progress)
+    result.skipped_actions = skipped
+    summary = summarise(plan, config, result, time.time() - started_at)  # writes every file, once
+    if summary.report_problem and on_progress is not None:
+        on_progress(f"report.html not written: {summary.report_problem}")
     return summary
 
 
@@ -78,7 +81,7 @@ def _simulate(
     on_progress: Callable[[str], None] | None,
     on_live: Callable[[Progress], None] | None,
     began: list[bool],
-) -> dict[str, Any]:
+) -> RunResult:
     """Start Ray (or join it), run the supervisor, and hand back its result."""
     from nanoservices.runtime.connection import ray_session
 
@@ -109,33 +112,15 @@ def _simulate(
     return result  # type: ignore[no-any-return]
 
 
-def _not_started(plan: DeploymentPlan, config: RunConfig) -> dict[str, Any]:
+def _not_started(plan: DeploymentPlan, config: RunConfig) -> RunResult:
     """A run stopped before its supervisor started: an empty graph and event log, and the
     result of a start-up interrupted with nothing up, so the run's files are all written."""
-    from nanoservices.outputs.graph_json import write_graph_json
+    from nanoservices.result import not_started
+    from nanoservices.runtime.core_end import empty_graph
     from nanoservices.scenario.events import EventLog
 
-    out = Path(str(config.out_dir))
-    EventLog(out).close()
-    counts = write_graph_json(out / "graph.json", plan.arch, config.args, [], reduce=config.reduce_names)
-    return {
-        "arch": plan.arch, "hosts": 0, "instances_planned": len(plan.instances), "instances_killed": 0,
-        "hosts_died": {}, "unchecked_hosts": [], "stats": {}, "events": [], "flow_files": [],
-        "graph": {"files": [str(out / "graph.json")], **counts}, "interrupted": True, "phase": "start-up",
-    }  # fmt: skip
-
-
-def _write_report(summary: RunSummary, out: Path, on_progress: Callable[[str], None] | None) -> None:
-    """report.html beside the other files; a run whose files cannot make a page still succeeds."""
-    from nanoservices.outputs.report import write_report
-
-    try:
-        summary.files.append(str(write_report(out)))
-    except InputError as exc:
-        if on_progress is not None:
-            on_progress(f"report.html not written: {exc}")
-        return
-    summary.write(out / "summary.json")
+    EventLog(Path(str(config.out_dir))).close()
+    return not_started(plan.arch, len(plan.instances), 0, empty_graph(plan.arch, config))
 
 
 class _ProgressReporter:

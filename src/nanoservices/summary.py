@@ -14,7 +14,9 @@ from nanoservices.outputs.histogram import RELATIVE_ERROR
 from nanoservices.outputs.lag_outputs import lag_lines, lag_summary, write_lag
 from nanoservices.outputs.phases import phase_line, phases
 from nanoservices.outputs.series import write_series
+from nanoservices.packages.capabilities import traffic_sources
 from nanoservices.plan import DeploymentPlan
+from nanoservices.result import Accounted, RunResult
 from nanoservices.runtime.lost_counts import issued_unknown, lost_lines
 from nanoservices.runtime.sources import limit_phrase as worker_limit
 from nanoservices.runtime.sources import worker_lines, worker_rows
@@ -66,6 +68,7 @@ class RunSummary:
     interrupted: bool = False
     interrupted_phase: str = ""  # "start-up" when stopped before traffic began
     files: list[str] = field(default_factory=list)
+    report_problem: str = ""  # why report.html could not be written ("" when it was)
     timeline_error: str = ""  # a fault in the scenario timeline (the run exits 1)
     deploys: list[dict[str, Any]] = field(default_factory=list)  # scenario.asgard.Outcome.to_json()
     requests_by_version: dict[str, dict[str, int]] = field(default_factory=dict)  # service -> version -> n
@@ -106,13 +109,13 @@ class RunSummary:
         return sum(self.requests_failed.values())
 
     @property
-    def accounted(self) -> bool | str:
-        """True: every issued request ended or is held in flight, and every hop's two ends agree.
-        False: something does not add up (a host's requests died with it, too). "unchecked": what
+    def accounted(self) -> Accounted:
+        """HOLDS: every issued request ended or is held in flight, and every hop's two ends agree.
+        BROKEN: something does not add up (a host's requests died with it, too). UNCHECKED: what
         was checked adds up, but some host's counts died with it, so its hops were not checked."""
         if self.accounting_problems:
-            return False
-        return "unchecked" if self.unchecked_hosts else True
+            return Accounted.BROKEN
+        return Accounted.UNCHECKED if self.unchecked_hosts else Accounted.HOLDS
 
     @property
     def messages_lost(self) -> dict[str, int]:
@@ -138,7 +141,7 @@ class RunSummary:
             exported = counts.get("exported", 0)
             if name.startswith("record:"):  # a record sink (verify's expected record), not an export
                 out.append(
-                    f"    {name[len('record:'):]} record: {exported:,} recorded, "
+                    f"    {name[len('record:') :]} record: {exported:,} recorded, "
                     f"{sum(dropped.values()):,} dropped ({reasons})"
                 )
                 continue
@@ -172,9 +175,9 @@ class RunSummary:
     def _check(self) -> str:
         """The requests line's verdict."""
         accounted = self.accounted
-        if accounted is True:
+        if accounted is Accounted.HOLDS:
             return "accounted for"
-        if accounted is False:
+        if accounted is Accounted.BROKEN:
             return "NOT accounted for"
         hosts = ", ".join(str(h) for h in self.unchecked_hosts)
         return f"not checked on host(s) {hosts}, whose counts died with them"
@@ -198,7 +201,7 @@ class RunSummary:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["requests_failed_total"] = self.requests_failed_total
-        data["accounted"] = self.accounted
+        data["accounted"] = self.accounted.to_json()
         data["spans_dropped"] = self.spans_dropped
         return data
 
@@ -364,6 +367,14 @@ def _lost_requests(records: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+def chaos_lines(result: RunResult) -> list[dict[str, Any]]:
+    """Chaos Monkey's kills as summary.json lists them: instance, seconds into the run, method."""
+    return [
+        {"event": e.kind.value, "instance": e.instances[0], "at": e.at, "method": e.details.get("method", "")}
+        for e in result.kills()
+    ]
+
+
 def _duration(seconds: float) -> str:
     if seconds >= 1:
         return f"{seconds:.1f} s"
@@ -372,19 +383,19 @@ def _duration(seconds: float) -> str:
     return f"{seconds * 1e6:.0f} µs"
 
 
-def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], wall: float) -> RunSummary:
-    stats = result["stats"]
-    graph = result["graph"]
-    killed = result["instances_killed"]
+def summarise(plan: DeploymentPlan, config: RunConfig, result: RunResult, wall: float) -> RunSummary:
+    stats = result.stats
+    graph = result.graph
+    killed = result.instances_killed
     hops = hops_from(stats.get("hops", {}))
     failed = dict(stats.get("requests_failed", {}))
-    lost = list(result.get("counts_lost", []))
+    lost = list(result.counts_lost)
     accounting = reconcile(
         hops,
         issued=stats.get("requests_issued", 0),
         ended=stats.get("requests_completed", 0) + sum(failed.values()),
         in_flight=stats.get("requests_in_flight", 0),
-        unchecked_hosts=[*result.get("unchecked_hosts", ()), *(int(r["host"]) for r in lost)],
+        unchecked_hosts=[*result.unchecked_hosts, *(int(r["host"]) for r in lost)],
     )
     lost_requests = sum(int(r["issued"] or 0) for r in lost)
     summary = RunSummary(
@@ -393,8 +404,8 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         instances_planned=len(plan.instances),
         instances_started=stats.get("instances_started", 0),
         instances_stopped=stats.get("instances_stopped", 0),
-        instances_killed=killed + sum(1 for e in result["events"] if e["method"] == "cancel"),
-        hosts=result["hosts"],
+        instances_killed=killed + sum(1 for e in result.kills() if e.details.get("method") == "cancel"),
+        hosts=result.hosts,
         registries=len(plan.registries),
         requests_issued=stats.get("requests_issued", 0) + lost_requests,
         requests_completed=stats.get("requests_completed", 0),
@@ -408,14 +419,13 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         ticks_skipped=stats.get("ticks_skipped", 0),
         ticks_throttled=stats.get("ticks_throttled", 0),
         max_in_flight=config.max_in_flight,
-        instances_uncounted=result.get("instances_uncounted", 0),
+        instances_uncounted=result.instances_uncounted,
         latency_buckets=dict(stats.get("latency_buckets", {})),
-        requested_rate=config.rate * sum(1 for s in plan.instances if s.package == "denominator"),
+        requested_rate=config.rate * len(traffic_sources(plan)),
         source_seconds=float(stats.get("source_seconds", 0.0)),
-        traffic_sources=len(stats.get("sources", {}))
-        or sum(1 for s in plan.instances if s.package == "denominator"),
-        sources=worker_rows(stats.get("sources", {}), result.get("placement", [])),
-        traffic_seconds=result.get("timings", {}).get("run_seconds", 0.0),
+        traffic_sources=len(stats.get("sources", {})) or len(traffic_sources(plan)),
+        sources=worker_rows(stats.get("sources", {}), result.placement),
+        traffic_seconds=result.timings.get("run_seconds", 0.0),
         one_way_dropped=stats.get("one_way_dropped", 0),
         late_responses=stats.get("late_responses", 0),
         nodes=graph["nodes"],
@@ -423,27 +433,25 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
         forgets=graph["forgets"],
         done_records=graph["done"],
         wall_seconds=wall,
-        timings=result.get("timings", {}),
-        events=result["events"],
-        hosts_died=result["hosts_died"],
+        timings=dict(result.timings),
+        events=chaos_lines(result),
+        hosts_died=dict(result.hosts_died),
         spans=stats.get("spans", {}),
-        host_memory_bytes=result.get("host_memory_bytes", 0),
-        placement=result.get("placement", []),
-        interrupted=result.get("interrupted", False),
-        interrupted_phase=str(result.get("phase", "")),
+        host_memory_bytes=result.host_memory_bytes,
+        placement=result.placement,
+        interrupted=result.interrupted,
+        interrupted_phase=result.phase,
         hops=[hop.to_json() for hop in hops],
-        deploys=list(result.get("deploys", [])),
-        timeline_error=str(result.get("timeline_error", "")),
+        deploys=list(result.deploys),
+        timeline_error=result.timeline_error,
         requests_by_version=by_version(stats.get("series", {})),
         accounting_problems=[*accounting.problems, *_lost_requests(lost)],
         unchecked_hosts=list(accounting.unchecked_hosts),
         counts_lost=lost,
         requests_lost_with_hosts=lost_requests,
-        incidents_failed=[
-            i for i in result.get("incidents", []) if i.get("failed_hosts") or i.get("end_failed_hosts")
-        ],
-        fsm=result.get("fsm"),
-        phases=phases(result.get("incidents", []), stats.get("entry_series", {})),
+        incidents_failed=[i for i in result.incidents if i.get("failed_hosts") or i.get("end_failed_hosts")],
+        fsm=result.fsm,
+        phases=phases(result.incidents, stats.get("entry_series", {}), stats.get("series", {})),
         entry_seconds=entry_seconds(stats.get("entry_series", {})),
         clients={
             "retries": stats.get("retries", 0),
@@ -454,14 +462,28 @@ def summarise(plan: DeploymentPlan, config: RunConfig, result: dict[str, Any], w
             "allowed": config.retries,
             "lease_renewal": config.lease_renewal,
         },
-        eureka=dict(result.get("eureka", {})),
-        skipped_actions=list(result.get("skipped_actions", [])),
-        simulator_lag=lag_summary(stats.get("lag", {}), result.get("timings", {}).get("run_seconds", 0.0)),
-        files=[*graph["files"], *result.get("flow_files", [])],
+        eureka=dict(result.eureka),
+        skipped_actions=list(result.skipped_actions),
+        simulator_lag=lag_summary(stats.get("lag", {}), result.timings.get("run_seconds", 0.0)),
+        files=[*graph["files"], *result.flow_files],
     )
     if config.out_dir is not None:  # none: a library caller (or a test) wants the figures only
         out = Path(config.out_dir)
         summary.files += [str(p) for p in write_lag(out, stats.get("lag", {}), summary.simulator_lag)]
-        summary.files += [*(str(p) for p in write_series(out, stats)), str(out / "summary.json")]
-        summary.write(out / "summary.json")
+        summary.files += [str(p) for p in write_series(out, stats)]
+        _add_report(summary, out)
+        summary.files.append(str(out / "summary.json"))
+        summary.write(out / "summary.json")  # once, last: it lists every file the run wrote
     return summary
+
+
+def _add_report(summary: RunSummary, out: Path) -> None:
+    """report.html from the summary in hand (summary.json is written after it, once, listing it);
+    a run whose files cannot make a page still succeeds, and says why."""
+    from nanoservices.outputs.report import write_report
+    from nanoservices.problems import InputError
+
+    try:
+        summary.files.append(str(write_report(out, summary.to_json())))
+    except InputError as exc:
+        summary.report_problem = str(exc)

@@ -109,7 +109,7 @@ def run(
             "--retry-timeouts",
             help="Also retry a timed-out GET on the next server (Ribbon's OkToRetryOnAllOperations).",
         ),
-    ] = False,
+    ] = defaults.RETRY_TIMEOUTS,
     max_in_flight: Annotated[
         int,
         typer.Option(

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from nanoservices import defaults
 from nanoservices.cli import app
 from nanoservices.cli._errors import input_errors_exit
 from nanoservices.durations import parse_duration
@@ -23,13 +24,15 @@ def verify(
     url: Annotated[str, typer.Option("--url", help="The backend's query URL, e.g. http://127.0.0.1:9411.")],
     wait: Annotated[
         str, typer.Option("--wait", help="Keep asking for traces not yet whole for this long.")
-    ] = "30s",
+    ] = defaults.seconds(defaults.VERIFY_WAIT),
     sample: Annotated[
         str, typer.Option("--sample", help="Verify a seeded share of the traces, e.g. 10%.")
-    ] = "100%",
-    seed: Annotated[int, typer.Option("--seed", help="Picks the sample.")] = 1,
+    ] = defaults.VERIFY_SAMPLE,
+    seed: Annotated[int, typer.Option("--seed", help="Picks the sample.")] = defaults.SEED,
     project: Annotated[str, typer.Option("--project", help="phoenix only: the project.")] = "default",
-    workers: Annotated[int, typer.Option("--workers", help="Traces asked for at once.", min=1)] = 8,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Traces asked for at once.", min=1)
+    ] = defaults.VERIFY_WORKERS,
 ) -> None:
     """Ask the backend for every trace the run sent (or a sample) and compare span by span: exit 0 only
     when every trace was found intact. Writes RUN_DIR/verify.json."""

@@ -34,12 +34,14 @@ def lag_summary(counts: Mapping[str, Any], traffic_seconds: float) -> dict[str, 
     hosts = per_host(counts)
     found = episodes(hosts, LAG_THRESHOLD)
     worst = max((w for seconds in hosts.values() for _, w in seconds.values()), default=0.0)
+    share = affected_share(found, traffic_seconds)  # episodes may run on while the hosts stop
     return {
         "threshold_ms": LAG_THRESHOLD * 1000,
         "hosts": len(hosts),
         "worst_ms": round(worst * 1000, 3),
         "episodes": [_episode(e) for e in found],
-        "affected_share": round(affected_share(found, traffic_seconds), 4),
+        "affected_share": round(share, 4),
+        "affected_seconds": round(share * traffic_seconds, 3),  # of the traffic's
     }
 
 
@@ -88,9 +90,9 @@ def lag_lines(summary: Mapping[str, Any]) -> list[str]:
     found = summary.get("episodes") or []
     if not found:
         return []
-    seconds = sum(e["end"] - e["start"] for e in found)
+    seconds = summary.get("affected_seconds", sum(e["end"] - e["start"] for e in found))
     return [
-        f"  simulator lag: {seconds:,} s ({summary['affected_share']:.0%} of the traffic) with a host's "
+        f"  simulator lag: {seconds:,.0f} s ({summary['affected_share']:.0%} of the traffic) with a host's "
         f"timers over {summary['threshold_ms']:g} ms late (worst {summary['worst_ms']:,.0f} ms): "
         "latency there is the machine's, see simulator-lag events"
     ]

@@ -28,10 +28,11 @@ SCRIPTS = ("report.js", "graph.js", "timeline.js", "panels.js")
 _SLOT = re.compile(r"@@([A-Z]+)@@")
 
 
-def write_report(out_dir: Path) -> Path:
-    """Write `<out_dir>/report.html` from the run's files; InputError names a missing or corrupt one."""
+def write_report(out_dir: Path, summary: dict[str, Any] | None = None) -> Path:
+    """Write `<out_dir>/report.html` from the run's files; InputError names a missing or corrupt one.
+    A run passes its `summary` in hand: summary.json is written after the page, once, listing it."""
     out_dir = Path(out_dir)
-    page = render(load_run(out_dir))
+    page = render(load_run(out_dir, summary))
     path = out_dir / REPORT_FILE
     try:
         path.write_text(page, encoding="utf-8")

@@ -40,13 +40,15 @@ SUMMARY_FIELDS = (
 RERUN = "rerun the simulation or `nanoservices report` a complete run directory"
 
 
-def load_run(out_dir: Path) -> dict[str, Any]:
-    """The report's data for one run directory; InputError names the file at fault and the fix."""
+def load_run(out_dir: Path, summary: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The report's data for one run directory; InputError names the file at fault and the fix.
+    `summary`: the run's summary in hand, when summary.json is not written yet."""
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         problem = "no such run directory; pass the --out directory of a finished `nanoservices run`"
         raise InputError([Problem(str(out_dir), "", problem)])
-    summary = _read_json(out_dir / "summary.json", required=True)
+    if summary is None:
+        summary = _read_json(out_dir / "summary.json", required=True)
     if not isinstance(summary, dict):
         raise InputError([Problem(str(out_dir / "summary.json"), "", f"expected a JSON object; {RERUN}")])
     header, nodes, edges = _read_graph(out_dir / "graph.json")
@@ -69,7 +71,9 @@ def load_run(out_dir: Path) -> dict[str, Any]:
         "series": _read_series(out_dir / "timeseries.csv", end if isinstance(end, (int, float)) else None),
         "histograms": histograms if isinstance(histograms, dict) else None,
         "traces": traces,
-        "files": sorted(p.name for p in out_dir.iterdir() if p.is_file() and p.name != "report.html"),
+        "files": sorted(
+            {p.name for p in out_dir.iterdir() if p.is_file() and p.name != "report.html"} | {"summary.json"}
+        ),
     }
 
 

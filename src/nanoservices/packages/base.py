@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from nanoservices import defaults
 from nanoservices.messages import Kind, Message, Status
 
 if TYPE_CHECKING:
     from nanoservices.load import RateSchedule
-    from nanoservices.plan import InstanceSpec
 
 _REGISTRY: dict[str, type[Behaviour]] = {}
 
@@ -41,8 +41,8 @@ ReplyHandler = Callable[[Message], None]
 class BehaviourSettings:
     """Run-wide knobs a behaviour may read; everything else comes from its InstanceSpec."""
 
-    request_interval: float = 0.01  # denominator: seconds between requests (spigo's chat 10ms)
-    regions: int = 1  # the run's --regions: priamCassandra replicates to the first N region names
+    request_interval: float = 1.0 / defaults.RATE  # denominator: seconds between requests (10ms)
+    regions: int = defaults.REGIONS  # --regions: priamCassandra replicates to the first N regions
     # A traffic source's rate over time, by its service (the scenario's `load:` actions), and
     # whether its arrivals are Poisson (--arrivals poisson) rather than evenly spaced.
     load: tuple[tuple[str, RateSchedule], ...] = ()
@@ -55,10 +55,32 @@ class BehaviourSettings:
         return None
 
 
+class Spec(Protocol):
+    """What a behaviour reads of its instance (plan.InstanceSpec has these). A protocol, not the
+    plan's class: packages sit below the plan, which reads their capabilities (tests/test_layers.py)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def package(self) -> str: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def zone(self) -> str: ...
+    @property
+    def dependencies(self) -> tuple[str, ...]: ...
+    @property
+    def ring(self) -> tuple[tuple[str, int], ...]: ...
+
+
 class InstanceContext(Protocol):
     """Everything a behaviour may touch. Implemented by the runtime host and by test fakes."""
 
-    spec: InstanceSpec
+    @property
+    def spec(self) -> Spec: ...
+
     settings: BehaviourSettings
     rng: random.Random  # seeded from the run seed and the instance name
 
@@ -102,8 +124,15 @@ class Behaviour:
     """Base of every simulated package. Unhandled kinds are ignored, as spigo's actors ignore them."""
 
     packages: ClassVar[tuple[str, ...]] = ()  # the package names this class simulates
+    # Capabilities: what the plan, the scenario and the run ask of a package, instead of its name
+    # (packages/capabilities.py answers them by package name).
     cross_zone: ClassVar[bool] = True  # False: accept discovered instances only from the own zone
-    generates_traffic: ClassVar[bool] = False
+    generates_traffic: ClassVar[bool] = False  # starts requests of its own: a traffic source
+    rate_source: ClassVar[bool] = False  # ticks at the run's --rate: the requested rate counts it,
+    # a run may split it into source workers, and a simulated run ticks it
+    stateful: ClassVar[bool] = False  # holds data a new version's fresh instances would not have
+    keeps_ring: ClassVar[bool] = False  # the plan gives its instances a token ring per zone
+    fsm_controlled: ClassVar[bool] = False  # the fsm controller's opening moves set it going
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

@@ -20,6 +20,7 @@ class Denominator(Behaviour):
     packages = ("denominator",)
     cross_zone = True
     generates_traffic = True
+    rate_source = True
 
     def __init__(self, ctx: InstanceContext) -> None:
         super().__init__(ctx)

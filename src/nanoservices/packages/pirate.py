@@ -23,6 +23,7 @@ class Pirate(Behaviour):
     # Chatting is the fsm's traffic: shutdown stops every pirate's ticker first, as it stops the
     # denominators', so what is left to drain is bounded (with -d 0 spigo's pirates barely talk).
     generates_traffic = True
+    fsm_controlled = True
 
     def __init__(self, ctx: InstanceContext) -> None:
         super().__init__(ctx)

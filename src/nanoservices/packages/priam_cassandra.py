@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from nanoservices.geography import REGIONS, ZONES
 from nanoservices.messages import Kind, Message, Status
+from nanoservices.model.ring import TokenRing
 from nanoservices.naming import REGION, field
 from nanoservices.packages.base import Behaviour, InstanceContext
 from nanoservices.packages.store import SEED_DATA, parse_write
-from nanoservices.plan import TokenRing
 
 
 class PriamCassandra(Behaviour):
-    packages = ("priamCassandra", "riak")
+    packages = ("priamCassandra",)
     cross_zone = True
+    stateful = True
+    keeps_ring = True
 
     def __init__(self, ctx: InstanceContext) -> None:
         super().__init__(ctx)
@@ -102,3 +104,10 @@ class PriamCassandra(Behaviour):
 def _groups(order: list[str], keyed: list[tuple[str, str]]) -> tuple[tuple[str, ...], ...]:
     """The non-empty groups of names by key, in the given key order, each sorted by name."""
     return tuple(group for key in order if (group := tuple(sorted(name for k, name in keyed if k == key))))
+
+
+class Riak(PriamCassandra):
+    """riak: priamCassandra's replication without a token ring (spigo gives only priamCassandra one)."""
+
+    packages = ("riak",)
+    keeps_ring = False

@@ -21,6 +21,7 @@ def parse_write(payload: str) -> tuple[str, str] | None:
 class Store(Behaviour):
     packages = ("store", "cache", "volume")
     cross_zone = True
+    stateful = True
 
     def __init__(self, ctx: InstanceContext) -> None:
         super().__init__(ctx)

@@ -4,15 +4,18 @@ Messages between co-located instances are handed over in-process; messages to ot
 batched per destination host and sent once per event-loop turn. This module knows nothing of Ray:
 `Peers` is the way out (runtime/ray_host.py gives the Ray version), so the same host logic runs
 under Ray and inside a single test process.
+
+This module is the message path (send, batch, deliver, dispatch, time out) and the lifecycle; a
+host's discovery (register, renew, poll) is runtime/discovery.py, its answers to control calls
+(counts, the judge's window, incidents) runtime/host_control.py: mixins of HostCore.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -32,25 +35,28 @@ from nanoservices.outputs.records import (
     ExitReason,
     ForgetRecord,
     GraphRecord,
-    NodeRecord,
 )
 from nanoservices.packages.base import BehaviourSettings
 from nanoservices.plan import InstanceSpec, RegistrySpec
-from nanoservices.registry import EXPIRY_PERIODS, UP, Change, Entry, Shares
-from nanoservices.runtime.breaker_events import FINAL_KEY, BreakerLog, Transition
+from nanoservices.registry import Change, Entry, Shares
+from nanoservices.runtime.affected import Affected
+from nanoservices.runtime.breaker_events import BreakerLog
 from nanoservices.runtime.bulk import paused_gc
 from nanoservices.runtime.delays import RESOLUTION, Delays
+from nanoservices.runtime.discovery import (  # noqa: F401 (imported from here)
+    WATCH_WAIT,
+    HostDiscovery,
+    PollAnswer,
+    registries_in_scope,
+)
+from nanoservices.runtime.host_control import HostControl
 from nanoservices.runtime.instance import InstanceRuntime
-from nanoservices.runtime.lag import LagProbe, lag_counts, probe_loop
-from nanoservices.runtime.live import LiveCounts, request_counts
+from nanoservices.runtime.lag import LagProbe, probe_loop
 from nanoservices.runtime.resilience import BUCKETS, WINDOW
-from nanoservices.runtime.sources import worker_counts
 from nanoservices.runtime.stats import HostStats
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
-
-    from nanoservices.scenario.actions import VersionBehaviour
 
 
 # Ray calls in flight to one destination host. Messages for it wait in its outbox meanwhile and go
@@ -65,8 +71,6 @@ FRAMES_PER_DESTINATION = 1
 # overloaded fsm of 100,000 pirates grew single batches to 200,000 messages, each seconds of one
 # callback during which no timer, Ray call (stop_traffic) or other connection got a turn.
 MAX_BATCH = 2_000
-PollAnswer = tuple[int, list[Change], dict[str, Shares]]  # (stamp, changes, shares) of a registry
-WATCH_WAIT = 30.0  # seconds a poll waits for a change (Eureka clients fetch every 30 s)
 
 
 CONTROL_PLANE = -1  # the source index of messages the supervisor sends (fsm's opening moves)
@@ -99,17 +103,6 @@ class Peers(Protocol):
     def record(self, records: list[GraphRecord]) -> Awaitable[None]: ...
 
 
-def registries_in_scope(spec: InstanceSpec, registries: Sequence[RegistrySpec]) -> list[int]:
-    """spigo's rule: global and eureka-dependent instances see every registry, cross-zone ones
-    their region's, the rest their own zone's."""
-    scope = spec.registry_scope
-    if scope == "all":
-        return list(range(len(registries)))
-    if scope == "region":
-        return [i for i, r in enumerate(registries) if r.region == spec.region]
-    return [i for i, r in enumerate(registries) if (r.region, r.zone) == spec.location]
-
-
 @dataclass(frozen=True)
 class HostSetup:
     """Everything a host is created with; the same value builds a Ray host or an in-process one."""
@@ -120,16 +113,16 @@ class HostSetup:
     settings: BehaviourSettings
     seed: int
     request_timeout: float
-    max_in_flight: int = 0  # per traffic source; 0: no limit
+    max_in_flight: int = defaults.MAX_IN_FLIGHT  # per traffic source; 0: no limit
     batches_in_flight: int = CALLS_PER_DESTINATION  # per destination host
     addresses: dict[str, str] | None = None  # simulated IPs by instance name, for span attributes
     lease_renewal: float = defaults.LEASE_RENEWAL  # Eureka heartbeat period (Eureka's 30 s, scaled)
     retries: int = defaults.RETRIES  # Ribbon's MaxAutoRetriesNextServer
-    retry_timeouts: bool = False  # also retry a timed-out GET on the next server (--retry-timeouts)
+    retry_timeouts: bool = defaults.RETRY_TIMEOUTS  # also retry a timed-out GET on the next server
     timeouts: tuple[tuple[str, float], ...] = ()  # (service, seconds): its callers' timeout for it
 
 
-class HostCore:
+class HostCore(HostDiscovery, HostControl):
     def __init__(
         self,
         setup: HostSetup,
@@ -165,6 +158,8 @@ class HostCore:
         self._pump_scheduled = False
         self._dead_hosts: set[int] = set()
         self._blocked: frozenset[int] = frozenset()  # hosts a network partition cuts this one off from
+        self._partitioned: Affected | None = None  # requests the partition dropped (runtime/affected.py)
+        self._lost: dict[int | str, Affected] = {}  # per gone target (host, instance): requests it failed
         # One FIFO of deadlines per timeout: each is in order as it is appended to.
         self._deadlines: dict[float, deque[tuple[float, InstanceRuntime, int]]] = {}
         self._next_roll = 0.0  # when the breakers' windows slide next
@@ -247,11 +242,29 @@ class HostCore:
             # Partitioned: the batch is sent and lost on the way, counted by this end; its
             # requests time out at their callers, as behind a real partition.
             stats.lost(target_host, "partition", len(batch))
+            if self._partitioned is not None:
+                self._partition_dropped(batch)
             return
         self._calls_out[target_host] = self._calls_out.get(target_host, 0) + 1
         future = asyncio.ensure_future(self.peers.deliver(self.index, target_host, encode_batch(batch)))
         self._in_transit.add(future)
         future.add_done_callback(lambda f: self._shipped(f, target_host, batch))
+
+    def _partition_dropped(self, batch: list[Message]) -> None:
+        affected = self._partitioned
+        assert affected is not None
+        now = self.clock()
+        for msg in batch:
+            if msg.kind in REQUEST_KINDS:
+                affected.add(msg.trace, now)
+
+    def _lost_request(self, target: int | str, msg: Message) -> None:
+        """A request that failed because its target (host index or instance name) is gone: sampled by
+        target, so a kill's effects can be told at the run's end (runtime/affected.py)."""
+        affected = self._lost.get(target)
+        if affected is None:
+            affected = self._lost[target] = Affected()
+        affected.add(msg.trace, self.clock())
 
     def _shipped(self, future: asyncio.Future[None], target_host: int, batch: list[Message]) -> None:
         self._in_transit.discard(future)
@@ -272,6 +285,7 @@ class HostCore:
         if msg.is_request:
             sender = self.instances.get(msg.reply_to)
             if sender is not None:
+                self._lost_request(self.placement.get(msg.target, -1), msg)
                 asyncio.get_running_loop().call_soon(sender.resolve, msg.request_id, status, "")
                 return
         self.stats.one_way_dropped += 1
@@ -307,6 +321,7 @@ class HostCore:
             return
         if instance is None or not instance.running:
             if msg.is_request:
+                self._lost_request(msg.target, msg)
                 self.send(
                     Message(
                         kind=RESPONSE_FOR[msg.kind],
@@ -363,157 +378,6 @@ class HostCore:
     def record_done(self, name: str, reason: ExitReason) -> None:
         self._records.append(DoneRecord(name, reason, self.clock()))
 
-    async def flush_records(self) -> None:
-        if self._records and self.peers is not None:
-            records, self._records = self._records, []
-            await self.peers.record(records)
-
-    # --- discovery ----------------------------------------------------------------------------
-    def _watch_list(self) -> dict[int, dict[str, list[InstanceRuntime]]]:
-        """registry index -> service -> the local instances that poll it for that service."""
-        watch: dict[int, dict[str, list[InstanceRuntime]]] = {}
-        for instance in self.instances.values():
-            for registry in registries_in_scope(instance.spec, self.registries):
-                services = watch.setdefault(registry, {})
-                for service in instance.spec.dependencies:
-                    services.setdefault(service, []).append(instance)
-        return {r: s for r, s in watch.items() if s}
-
-    async def register_all(self, status: str = UP) -> None:
-        """Register every instance with the registries of its scope, in plan order: UP at the
-        run's start, STARTING for a server group a deploy adds."""
-        assert self.peers is not None
-        per_registry: dict[int, list[Entry]] = {}
-        now = self.clock()
-        with paused_gc():
-            for instance in self.instances.values():
-                spec = instance.spec
-                self._records.append(NodeRecord(spec.name, spec.package, spec.ip, now))
-                if spec.source_worker > 0:  # a traffic source's extra worker: a caller only
-                    continue  # (runtime/sources.py)
-                entry = (spec.name, spec.service, self.index, spec.version, status)
-                for registry in registries_in_scope(spec, self.registries):
-                    per_registry.setdefault(registry, []).append(entry)
-        # Node records travel to Edda alongside the registrations, not after them: one round trip.
-        await asyncio.gather(
-            *(self._register_leased(r, entries) for r, entries in per_registry.items()), self.flush_records()
-        )
-
-    async def _register_leased(self, registry: int, entries: list[Entry]) -> None:
-        """Register, then the first heartbeat: it tells the registry how long the leases last, so
-        a host that dies before its first renewal period still expires."""
-        assert self.peers is not None
-        await self.peers.register(registry, entries)
-        await self.peers.renew(registry, [e[0] for e in entries], EXPIRY_PERIODS * self.lease_renewal)
-
-    def _lease_list(self) -> dict[int, list[InstanceRuntime]]:
-        """registry index -> the local instances registered with it, renewed in one call."""
-        leases: dict[int, list[InstanceRuntime]] = {}
-        for instance in self.instances.values():
-            if instance.spec.source_worker > 0:  # never registered: nothing to renew
-                continue
-            for registry in registries_in_scope(instance.spec, self.registries):
-                leases.setdefault(registry, []).append(instance)
-        return leases
-
-    async def renew_once(self) -> None:
-        """One heartbeat per registry for all of this host's running instances."""
-        assert self.peers is not None
-        lease = EXPIRY_PERIODS * self.lease_renewal
-        calls = []
-        started = self._started
-        for registry, instances in self._leases.items():
-            # Before the traffic starts nothing runs yet, but every lease must hold through a slow
-            # start-up; afterwards a stopped instance has deregistered and is not renewed.
-            names = [i.name for i in instances if i.running or not started]
-            if names:
-                calls.append((len(names), self.peers.renew(registry, names, lease)))
-        # a registry gone with its zone's machine fails its call; the others are still renewed
-        answers = await asyncio.gather(*(call for _, call in calls), return_exceptions=True)
-        for (leases, _), answer in zip(calls, answers, strict=True):
-            if isinstance(answer, BaseException):  # counted: the summary says how many were not renewed
-                self.stats.renewals_failed += leases
-
-    def start_renewals(self) -> None:
-        """Heartbeats every renewal period from now on (once: registration and start both ask)."""
-        if self._leases and not self._renewing:
-            self._renewing = True
-            self._background.append(asyncio.get_running_loop().create_task(self._renew_loop()))
-
-    async def _renew_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.lease_renewal)
-            await self.renew_once()
-
-    async def poll_once(self) -> None:
-        assert self.peers is not None
-        registries = list(self._watch)
-        answers = await asyncio.gather(
-            *(self.peers.poll(r, list(self._watch[r]), self._since[r]) for r in registries),
-            return_exceptions=True,  # a registry gone with its zone's machine: what the others say
-        )
-        changed: dict[str, InstanceRuntime] = {}
-        for registry, answer in zip(registries, answers, strict=True):
-            if not isinstance(answer, BaseException):
-                self._apply(registry, answer, changed)
-        self._routes_changed(changed)
-        await self.flush_records()
-
-    def hosts_called(self) -> set[int]:
-        """The other hosts running an instance one of this host's instances has a route to."""
-        placement = self.placement
-        called = {placement.get(name, -1) for i in self.instances.values() for name in i.routes}
-        return called - {-1, self.index}
-
-    def _apply(self, registry: int, answer: PollAnswer, changed: dict[str, InstanceRuntime]) -> None:
-        """One registry's answer: the instances whose routes it changed go into `changed`."""
-        stamp, changes, shares = answer
-        self._since[registry] = stamp
-        watchers = self._watch[registry]
-        for service, split in shares.items():
-            if split:
-                self.shares[service] = split
-            else:
-                self.shares.pop(service, None)
-        for name, service, _host, routable, version in changes:
-            for instance in watchers.get(service, ()):
-                if instance.learn(name, routable, version):
-                    changed[instance.name] = instance
-
-    @staticmethod
-    def _routes_changed(changed: dict[str, InstanceRuntime]) -> None:
-        for instance in changed.values():
-            if instance.running:
-                instance.behaviour.on_routes_changed()
-
-    async def _poll_loop(self, interval: float) -> None:
-        """Eureka's poll, one loop per registry in scope, each host at its own phase (as Eureka
-        clients' timers drift apart: 65 hosts polling in the same instant made a burst of registry
-        calls every second)."""
-        phase = interval * random.Random(f"{self._seed}:poll:{self.index}").random()
-        await asyncio.gather(*(self._watch_registry(r, interval, phase) for r in self._watch))
-
-    async def _watch_registry(self, registry: int, interval: float, phase: float) -> None:
-        """A long poll: the registry answers when something this host watches changed, or after
-        WATCH_WAIT with nothing. A view is never staler than `interval` (the next poll goes out
-        `interval` after an answer and a change waiting for it is answered at once), yet a quiet
-        registry costs one call per WATCH_WAIT instead of one per interval: at one actor per
-        instance, 65 polls a second were a quarter of a 2-core machine."""
-        assert self.peers is not None
-        await asyncio.sleep(phase)
-        services = list(self._watch[registry])
-        while True:
-            try:
-                answer = await self.peers.poll(registry, services, self._since[registry], WATCH_WAIT)
-            except Exception:  # a registry lost with its node: keep the last view, ask again
-                self.stats.polls_failed += 1
-            else:
-                changed: dict[str, InstanceRuntime] = {}
-                self._apply(registry, answer, changed)
-                self._routes_changed(changed)
-                await self.flush_records()
-            await asyncio.sleep(interval)
-
     # --- lifecycle ----------------------------------------------------------------------------
     def busy(self) -> bool:
         """Messages queued, scheduled, in transit or waiting out a service time (used to let an
@@ -567,57 +431,6 @@ class HostCore:
         )
         await self.flush_records()
         return True
-
-    def counts(self) -> dict[str, object]:
-        counts = self.stats.counts(self.index)
-        counts["breaker_events_dropped"] = self.breakers.dropped
-        counts.update(worker_counts(self))  # a traffic source worker's own figures (runtime/sources.py)
-        return counts
-
-    def final_counts(self) -> dict[str, object]:
-        """counts(), and under FINAL_KEY (this host, its breaker transitions not yet confirmed):
-        the supervisor pops those before summing."""
-        counts = self.counts()
-        counts[FINAL_KEY] = (self.index, self.breakers.since(0))
-        counts["lag"] = lag_counts(self.index, self.lag.flush())
-        return counts
-
-    def breaker_transitions(self, confirmed: int) -> list[Transition]:
-        """Transitions after number `confirmed` (the last the supervisor recorded); it has the rest."""
-        return self.breakers.since(confirmed)
-
-    def live_counts(self) -> LiveCounts:
-        """Requests so far, for the live progress display (spans are the tracing side's)."""
-        stats = self.stats
-        return request_counts(stats.requests_issued, stats.requests_completed, stats.requests_failed)
-
-    def set_partition(self, blocked: set[int] | frozenset[int]) -> None:
-        """The hosts this one cannot reach from now on (a network partition); empty heals it."""
-        self._blocked = frozenset(blocked)
-
-    def set_profiles(self, profiles: Mapping[str, VersionBehaviour | None]) -> int:
-        """How these instances serve from now on (latency and error incidents); how many it changed."""
-        changed = 0
-        for name, profile in profiles.items():
-            instance = self.instances.get(name)
-            if instance is not None:
-                instance.set_profile(profile)
-                changed += 1
-        return changed
-
-    def served(self, service: str, version: str, since: int) -> tuple[int, int, dict[int, int]]:
-        """Requests answered, errors and service-time histogram of service@version from second
-        `since` on, summed over this host's zones (the canary judge's window)."""
-        requests = errors = 0
-        latency: dict[int, int] = {}
-        for key, row in self.stats.series.items():
-            second, row_service, row_version, _zone = key.split("|")
-            if row_service == service and row_version == version and int(second) >= since:
-                requests += row["requests"]
-                errors += row["errors"]
-                for bucket, n in row["h"].items():
-                    latency[bucket] = latency.get(bucket, 0) + n
-        return requests, errors, latency
 
     def freeze(self) -> dict[str, object]:
         """Chaos is about to kill this host: stop everything without a word, hand back the counts."""

@@ -4,9 +4,8 @@ Requests are matched to responses by a per-instance request id. A pending entry 
 callback (ctx.call) or the upstream request being relayed (ctx.forward); either way every request
 ends exactly once: answered, failed by the runtime, or counted in flight at shutdown.
 
-The client side copes as Ribbon and Hystrix do (runtime/resilience.py): a request whose server
-is gone is retried on the next server (a new hop, the same request for its caller), servers that
-keep failing are blacked out, and a dependency whose breaker is open fails fast.
+This module is the server side (requests in, replies out under the instance's profile) and the
+lifecycle; the client side (requests out, retries, breakers, routes) is runtime/client.py.
 """
 
 from __future__ import annotations
@@ -15,47 +14,32 @@ import random
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from nanoservices.geography import ANY
 from nanoservices.messages import RESPONSE_FOR, Kind, Message, Status
-from nanoservices.naming import PACKAGE, REGION, SERVICE, ZONE
 from nanoservices.outputs.histogram import bucket_of
 from nanoservices.outputs.records import ExitReason
 from nanoservices.packages.base import Behaviour, BehaviourSettings, Peer, ReplyHandler, behaviour_for
 from nanoservices.plan import InstanceSpec
 from nanoservices.runtime.admission import Admission
-from nanoservices.runtime.resilience import CLOSED, Blackouts, Breaker, choose
+from nanoservices.runtime.affected import Affected, Sample
+from nanoservices.runtime.client import (  # noqa: F401 (imported from here)
+    CONNECTION_FAILURES,
+    NOT_THE_DEPENDENCYS,
+    NOT_TRIED,
+    RETRYABLE,
+    ClientSide,
+    Dependency,
+    Pending,
+)
+from nanoservices.runtime.resilience import Blackouts
 from nanoservices.runtime.ticker import Ticker
 
 if TYPE_CHECKING:
     from nanoservices.load import RateSchedule
+    from nanoservices.model.behaviour import VersionBehaviour
     from nanoservices.runtime import spans
     from nanoservices.runtime.host import HostCore
     from nanoservices.runtime.spans import OpenSpan as Span
     from nanoservices.runtime.spans import SpanHooks
-    from nanoservices.scenario.actions import VersionBehaviour
-
-
-# (callback or relayed request, when the first try was sent, CLIENT span or None, SERVER span it was
-# sent under or None, target instance, kind, payload, servers tried before this one)
-Pending = tuple[ReplyHandler | Message, float, "Span | None", "Span | None", str, Kind, str, tuple[str, ...]]
-NOT_TRIED: tuple[str, ...] = ()
-# The server could not be reached (when the caller's own runtime says so): Ribbon retries these on
-# the next server, and counts them towards the server's blackout.
-RETRYABLE = frozenset({Status.DEAD_INSTANCE, Status.STOPPED})
-CONNECTION_FAILURES = frozenset({Status.DEAD_INSTANCE, Status.STOPPED, Status.TIMEOUT})
-NOT_THE_DEPENDENCYS = frozenset({Status.SHORT_CIRCUITED, Status.SHUTDOWN})  # not counted by its breaker
-
-
-class Dependency:
-    """What a caller keeps per service it calls: its breaker, its timeout, its servers."""
-
-    __slots__ = ("breaker", "servers", "service", "timeout")
-
-    def __init__(self, service: str, timeout: float) -> None:
-        self.service = service
-        self.timeout = timeout
-        self.breaker = Breaker()
-        self.servers: tuple[Peer, ...] | None = None  # this caller's routes to it, found when needed
 
 
 def _load_spans() -> None:
@@ -64,7 +48,7 @@ def _load_spans() -> None:
     from nanoservices.runtime import spans
 
 
-class InstanceRuntime:
+class InstanceRuntime(ClientSide):
     def __init__(self, host: HostCore, spec: InstanceSpec, settings: BehaviourSettings, seed: int) -> None:
         self.spec = spec
         self.settings = settings
@@ -100,6 +84,7 @@ class InstanceRuntime:
         self._serving_with: VersionBehaviour | None = None  # the profile, None if it changes nothing
         self._admission: Admission | None = None  # workers and queue, when its profile has a capacity
         self._send_profiled = self._send_reply  # how _reply_profiled sends: _send_held when blocking
+        self._affected: Affected | None = None  # while an incident is in force: its effects, sampled
         if spec.profile is not None:
             self.set_profile(spec.profile)
 
@@ -153,10 +138,14 @@ class InstanceRuntime:
         rng = self.rng
         latency, errors = profile.latency, profile.errors
         delay = latency.sample(rng) if latency is not None else 0.0
-        if errors is not None and errors.fails(rng) and status is Status.OK:
+        failed = errors is not None and errors.fails(rng) and status is Status.OK
+        if failed:
             status, payload = Status.ERROR, ""
         done = self._host.clock() + delay
         self._count(done, done - request.received, status)
+        affected = self._affected
+        if affected is not None and profile is affected.profile and (failed or affected.slows):
+            affected.add(request.trace, done)
         send = self._send_profiled  # a blocking server's frees its worker when sent
         if delay > 0:
             self._host.delays.later(delay, send, request, payload, status)
@@ -169,10 +158,12 @@ class InstanceRuntime:
         if self._admission is not None:
             self._admission.gate.release()
 
-    def set_profile(self, profile: VersionBehaviour | None) -> None:
+    def set_profile(self, profile: VersionBehaviour | None) -> Sample | None:
         """How this instance serves the requests that arrive from now on (a deploy's version, a
         latency or error incident); None: answer at once, never fail by itself. Requests already
-        received keep the profile they arrived under."""
+        received keep the profile they arrived under. A profile other than its own is an incident's:
+        the requests it affects are sampled until the instance is given its own back, and then
+        that sample is returned (runtime/affected.py)."""
         self.profile = profile
         none = profile is None or (profile.latency is None and profile.errors is None)
         self._serving_with = None if none else profile
@@ -184,6 +175,19 @@ class InstanceRuntime:
                 self._admission = Admission(self, capacity)
             else:
                 self._admission.gate.capacity = capacity
+        return self._sample_incident(profile)
+
+    def _sample_incident(self, profile: VersionBehaviour | None) -> Sample | None:
+        own = self.spec.profile
+        if profile is None or profile == own:
+            ended, self._affected = self._affected, None
+            return ended.sample() if ended is not None else None
+        slows = profile.latency != (own.latency if own is not None else None)
+        if self._affected is None:
+            self._affected = Affected(profile, slows)
+        else:  # another incident on top of (or instead of) the one in force: one sample for both
+            self._affected.profile, self._affected.slows = profile, slows
+        return None
 
     def _count(self, at: float, service_time: float, status: Status) -> None:
         """One reply in the per-second series: its second since the traffic started, its service time."""
@@ -241,63 +245,6 @@ class InstanceRuntime:
         self._timers.append(GapTicker(self, schedule, self.rng if poisson else None, tick, limit))
 
     # --- runtime side ----------------------------------------------------------------------
-    def _request(
-        self, target: str, kind: Kind, payload: str, handler: ReplyHandler | Message, parent: Span | None
-    ) -> None:
-        host = self._host
-        now = host.clock()
-        if self.is_traffic_source:
-            host.stats.requests_issued += 1
-        if self._blackouts.until and self._blackouts.out(target, now):
-            target = self._next_server(target, NOT_TRIED, now) or target
-        self._send_request(target, kind, payload, handler, parent, now, NOT_TRIED, now)
-
-    def _send_request(
-        self,
-        target: str,
-        kind: Kind,
-        payload: str,
-        handler: ReplyHandler | Message,
-        parent: Span | None,
-        started: float,
-        tried: tuple[str, ...],
-        now: float,
-    ) -> None:
-        """One try of a request: the first, or a retry on the next server (its own hop and span)."""
-        host = self._host
-        self._next_request += 1
-        request_id = self._next_request
-        msg = Message(
-            kind=kind,
-            sender=self.name,
-            target=target,
-            payload=payload,
-            request_id=request_id,
-            reply_to=self.name,
-        )
-        span = None
-        if self._tracer is not None:
-            span = self._tracer.client(parent, msg, now, bool(tried))  # also sets msg.trace
-        self.pending[request_id] = (handler, started, span, parent, target, kind, payload, tried)
-        if not self.running:
-            self.resolve(request_id, Status.STOPPED, "")
-            return
-        dep = self._deps.get(target)
-        timeout = host.request_timeout
-        if dep is not None:
-            breaker = dep.breaker
-            if breaker.state is not CLOSED and not tried:  # a retry is the same request, let through
-                state = breaker.state
-                allowed = breaker.allow(now)
-                if breaker.state is not state:
-                    self._breaker_changed(dep, state, breaker.state)
-                if not allowed:
-                    self.resolve(request_id, Status.SHORT_CIRCUITED, "")
-                    return
-            timeout = dep.timeout
-        host.expire_at(timeout, now + timeout, self, request_id)
-        host.send(msg)
-
     def receive(self, msg: Message) -> None:
         """A request or one-way message for this instance, handled inside its SERVER span."""
         msg.received = self._host.clock()
@@ -319,190 +266,6 @@ class InstanceRuntime:
             self._current = previous
         if not msg.is_request:
             tracer.close(span, self._host.clock())
-
-    def on_response(self, msg: Message) -> None:
-        entry = self.pending.pop(msg.request_id, None)
-        if entry is None:
-            self._host.stats.late_responses += 1
-            return
-        handler, started, span, parent, target, _kind, _payload, _tried = entry
-        status = msg.status
-        dep = self._deps.get(target)
-        if dep is not None:
-            if status:
-                if self._failed(dep, target, status, span, entry, not msg.sender):
-                    return
-            else:
-                breaker = dep.breaker
-                if breaker.state is CLOSED:
-                    breaker.requests += 1
-                else:
-                    self._breaker_changed(dep, breaker.state, breaker.ok())
-                if self._blackouts.failing:
-                    self._blackouts.success(target)
-        callee = dep.service if dep is not None else target.rsplit(".", 2)[-2]  # per-edge histogram
-        self._host.stats.edge(self.spec.service, callee, status, self._host.clock() - started)
-        if self.is_traffic_source:
-            stats = self._host.stats
-            now = self._host.clock()
-            elapsed = now - started
-            if status is Status.OK:
-                stats.requests_completed += 1
-                stats.latency(elapsed)
-            else:
-                stats.failed(status)
-            stats.entry(int(now - self._host.run_start), status, elapsed)
-        if span is not None:
-            self._tracer.end(span, status, self._host.clock())  # type: ignore[union-attr]
-        if type(handler) is Message:
-            self.reply(handler, msg.payload, status)
-            return
-        previous, self._current = self._current, parent
-        try:
-            handler(msg)  # type: ignore[operator]
-        finally:
-            self._current = previous
-
-    def _failed(
-        self, dep: Dependency, target: str, status: Status, span: Span | None, entry: Pending, local: bool
-    ) -> bool:
-        """A try failed: count it against the dependency's breaker and the server; retry it on the
-        next server when it could not reach its own. True when it was retried. Only a failure this
-        host's runtime made (`local`: undeliverable, timed out) is the server's connection failing;
-        the same status relayed by the server from further down is an error answer, as a 503 is."""
-        now = self._host.clock()
-        if local and status in CONNECTION_FAILURES:
-            if self._blackouts.failure(target, now):
-                self._host.stats.blackouts += 1
-            if self._retry(target, status, span, entry, now):
-                return True  # the breaker sees the request's outcome, not each try's
-        if status not in NOT_THE_DEPENDENCYS:
-            breaker = dep.breaker
-            self._breaker_changed(dep, breaker.state, breaker.failed(now))
-        return False
-
-    def _retry(self, target: str, status: Status, span: Span | None, entry: Pending, now: float) -> bool:
-        tried = entry[7]
-        if status not in RETRYABLE and not (
-            status is Status.TIMEOUT and self._host.retry_timeouts and entry[5] is Kind.GET_REQUEST
-        ):
-            return False  # a timed-out GET is retried only when asked: Ribbon's OkToRetryOnAllOperations
-        if len(tried) >= self._host.retries or not self.running:
-            return False
-        tried = (*tried, target)
-        server = self._next_server(target, tried, now)
-        if server is None:
-            return False
-        if span is not None:
-            self._tracer.end(span, status, now)  # type: ignore[union-attr]
-        self._host.stats.retries += 1
-        handler, started, _span, parent, _target, kind, payload, _tried = entry
-        self._send_request(server, kind, payload, handler, parent, started, tried, now)
-        return True
-
-    def _next_server(self, target: str, exclude: tuple[str, ...], now: float) -> str | None:
-        """Ribbon's choice of another server of the target's service; None without one."""
-        dep = self._deps.get(target)
-        if dep is None:
-            return None
-        servers = dep.servers
-        if servers is None:
-            servers = dep.servers = tuple(p for p in self._routes.values() if p.service == dep.service)
-        return choose(servers, exclude or (target,), self.spec.zone, self._blackouts, now, self.rng)
-
-    def _breaker_changed(self, dep: Dependency, old: str, state: str | None) -> None:
-        """Count a transition (`state` None: none happened) and keep it for events.jsonl."""
-        if state is not None:
-            host = self._host
-            changes = host.stats.breaker_changes
-            changes[state] = changes.get(state, 0) + 1
-            spec = self.spec
-            at = host.clock() - host.run_start
-            host.breakers.add(at, spec.service, spec.version, self.name, dep.service, old, state)
-
-    def roll_breakers(self, now: float) -> None:
-        """Slide every dependency's breaker window (the host calls it once a bucket)."""
-        for dep in self._by_service.values():
-            breaker = dep.breaker
-            old = breaker.state
-            self._breaker_changed(dep, old, breaker.roll(now))
-
-    def resolve(self, request_id: int, status: Status, payload: str) -> None:
-        """End a pending request with a response made by the runtime (failures, timeouts)."""
-        if request_id in self.pending:
-            self.on_response(
-                Message(
-                    kind=Kind.GET_RESPONSE,
-                    sender="",
-                    target=self.name,
-                    payload=payload,
-                    request_id=request_id,
-                    status=status,
-                )
-            )
-
-    def learn(self, name: str, routable: bool, version: str = "v1") -> bool:
-        """Apply one discovery change (routable: registered and UP); True when the routes changed."""
-        if name == self.name:
-            return False
-        if routable:
-            if name in self._routes:
-                return False
-            if self._zone_local:
-                zone = name.split(".", 3)[ZONE]
-                if zone == ANY or zone != self.spec.zone:
-                    return False
-            self._add_route(name, version)
-            return True
-        if self._routes.pop(name, None) is None:
-            return False
-        self._groups.clear()
-        dep = self._deps.pop(name, None)
-        if dep is not None:
-            dep.servers = None
-        if self._blackouts.failing:
-            self._blackouts.success(name)  # gone from discovery: forget its failures too
-        self._host.record_forget(self.name, name)
-        return True
-
-    def _add_route(self, name: str, version: str = "v1") -> None:
-        parts = name.split(".")
-        service = parts[SERVICE]
-        self._routes[name] = Peer(name, service, parts[PACKAGE], parts[REGION], parts[ZONE], version)
-        self._groups.clear()
-        dep = self._by_service.get(service)
-        if dep is None:
-            timeout = self._host.timeouts.get(service, self._host.request_timeout)
-            dep = self._by_service[service] = Dependency(service, timeout)
-        dep.servers = None
-        self._deps[name] = dep
-        self._host.record_edge(self.name, name)
-
-    def _balance(self, target: str) -> str:
-        """A weighted load balancer in front of a service's server groups: while a deploy splits
-        the service's traffic between versions (a canary's share), pick the version by its share,
-        then an instance of it among this caller's routes. Behaviours need not know."""
-        peer = self._routes.get(target)
-        if peer is None:
-            return target
-        shares = self._host.shares.get(peer.service)
-        if not shares:
-            return target
-        point = self.rng.random()
-        version = peer.version
-        for candidate, share in shares.items():
-            version = candidate
-            point -= share
-            if point < 0:
-                break
-        if version == peer.version:
-            return target
-        key = (peer.service, version)
-        group = self._groups.get(key)
-        if group is None:
-            group = tuple(sorted(n for n, p in self._routes.items() if (p.service, p.version) == key))
-            self._groups[key] = group
-        return group[self.rng.randrange(len(group))] if group else target
 
     def start(self) -> None:
         self.running = True

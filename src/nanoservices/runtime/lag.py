@@ -114,7 +114,9 @@ def episodes(
 
 
 def affected_share(found: Iterable[LagEpisode], traffic_seconds: float) -> float:
-    """The share of the traffic's seconds inside a lag episode."""
+    """The share of the traffic's seconds inside a lag episode. Hosts keep probing while they
+    drain and stop, so an episode may run past the traffic's end: only its part within counts."""
     if traffic_seconds <= 0:
         return 0.0
-    return min(1.0, sum(e.seconds for e in found) / traffic_seconds)
+    inside = sum(max(0.0, min(e.end, traffic_seconds) - max(e.start, 0)) for e in found)
+    return min(1.0, inside / traffic_seconds)

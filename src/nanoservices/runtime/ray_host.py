@@ -13,11 +13,13 @@ import ray
 from nanoservices.outputs.record_rows import pack_records
 from nanoservices.outputs.records import ExitReason, GraphRecord
 from nanoservices.registry import UP
+from nanoservices.runtime.affected import Sample
 from nanoservices.runtime.breaker_events import Transition
 from nanoservices.runtime.bulk import paused_gc, settle
 from nanoservices.runtime.host import HostCore, HostSetup
 from nanoservices.runtime.live import LiveCounts, span_counts
 from nanoservices.runtime.transport import REFUSALS, SocketTransport
+from nanoservices.runtime.windows import Served
 
 Address = tuple[str, int]
 
@@ -180,15 +182,16 @@ class Host:
         """Returns when the host stops; the supervisor watches it to notice a host that dies."""
         await self._stopped.wait()
 
-    def set_profiles(self, profiles: dict[str, Any]) -> int:
-        """Latency and error incidents: how these instances serve from now on (VersionBehaviour or None)."""
+    def set_profiles(self, profiles: dict[str, Any]) -> Sample | None:
+        """Latency and error incidents: how these instances serve from now on (VersionBehaviour or
+        None); what an incident it ends did here (runtime/affected.py)."""
         return self.core.set_profiles(profiles)
 
-    def set_partition(self, blocked: frozenset[int]) -> None:
-        """The hosts a network partition cuts this one off from (empty: healed)."""
-        self.core.set_partition(blocked)
+    def set_partition(self, blocked: frozenset[int]) -> Sample | None:
+        """The hosts a network partition cuts this one off from (empty: healed, and what it did)."""
+        return self.core.set_partition(blocked)
 
-    def served(self, service: str, version: str, since: int) -> tuple[int, int, dict[int, int]]:
+    def served(self, service: str, version: str, since: int) -> Served:
         """What this host's instances of service@version answered from second `since` on."""
         return self.core.served(service, version, since)
 

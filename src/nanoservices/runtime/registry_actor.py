@@ -10,7 +10,7 @@ from typing import Any
 
 import ray
 
-from nanoservices.registry import EXPIRY_PERIODS, Change, Entry, RegistryState, Shares, lease_counts
+from nanoservices.registry import Change, Entry, EvictionTimer, RegistryState, Shares, lease_counts
 
 # Every host keeps a poll waiting here (runtime/host.py `_watch_registry`): room for them and the
 # registrations, heartbeats and replication calls that must never queue behind them.
@@ -22,8 +22,8 @@ class Registry:
     def __init__(self, name: str) -> None:
         self.state = RegistryState(name)
         self._peers: list[Any] = []
-        self._eviction: asyncio.Task[None] | None = None
-        self._unreplicated: set[str] = set()  # heartbeats not yet copied to the peers
+        self._timer: EvictionTimer | None = None
+        self._eviction: asyncio.Task[None] | None = None  # runs the timer's rounds
         self._changed = asyncio.Event()  # set (and replaced) whenever the table changes
         self._waiting = 0  # polls waiting on it
         self.state.on_change = self._announce
@@ -64,38 +64,34 @@ class Registry:
         """A host's heartbeat for its instances. Copies to the region's other servers go in bulk
         once per renewal period (a lease lasts three), not one call per heartbeat per peer: at one
         actor per instance those calls were most of the registries' work."""
-        self._start_eviction(lease)
+        timer = self._start_eviction(lease)
         renewed = self.state.renew(names, lease)
         if self._peers:
-            self._unreplicated.update(names)
+            timer.heard(names)
         return renewed
 
     async def replicate_renew(self, names: list[str], lease: float) -> None:
         self._start_eviction(lease)
         self.state.renew(names, lease)
 
-    def _start_eviction(self, lease: float) -> None:
-        if self._eviction is None:
-            self._eviction = asyncio.get_running_loop().create_task(self._evict_every(lease / EXPIRY_PERIODS))
+    def _start_eviction(self, lease: float) -> EvictionTimer:
+        if self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = EvictionTimer(self.state, lease, loop.time())
+            self._eviction = loop.create_task(self._evict_every(self._timer))
+        return self._timer
 
-    async def _evict_every(self, interval: float) -> None:
-        """Eureka's eviction timer, scaled with the renewal period; it also sends the period's
-        heartbeats on to the peers."""
-        lease = interval * EXPIRY_PERIODS
+    async def _evict_every(self, timer: EvictionTimer) -> None:
+        """Runs the eviction timer's rounds (registry.EvictionTimer) on the event loop's clock."""
         loop = asyncio.get_running_loop()
-        due = loop.time()
         while True:
-            due += interval
-            await asyncio.sleep(max(due - loop.time(), 0.0))
-            late = max(loop.time() - due, 0.0)  # a busy machine wakes the timer late: as Eureka,
-            due = loop.time()  # judge leases as of when it was due, not by the delay it had
-            if self._unreplicated:
-                names, self._unreplicated = sorted(self._unreplicated), set()
+            await asyncio.sleep(timer.wait(loop.time()))
+            forward, _ = timer.fire(loop.time())
+            if forward and self._peers:
                 await asyncio.gather(
-                    *(peer.replicate_renew.remote(names, lease) for peer in self._peers),
+                    *(peer.replicate_renew.remote(forward, timer.lease) for peer in self._peers),
                     return_exceptions=True,
                 )
-            self.state.evict(late)
 
     def lease_counts(self) -> dict[str, object]:
         """What this server's eviction timer did (registry.lease_counts), for the run summary."""

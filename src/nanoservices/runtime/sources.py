@@ -20,13 +20,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from nanoservices.naming import PROCESS
+from nanoservices.packages.base import behaviour_for
 
 if TYPE_CHECKING:
     from nanoservices.chaos import HostLoss
     from nanoservices.plan import InstanceSpec
     from nanoservices.runtime.host import HostCore, HostSetup
 
-SOURCE_PACKAGES = frozenset({"denominator"})  # entry services whose traffic is split into workers
 WORKER_ATTRIBUTE = "nanoservices.source.worker"  # resource attribute: the worker's index
 COUNTS_KEY = "sources"  # a worker host's per-worker figures in its counts (summed by name)
 
@@ -89,9 +89,9 @@ def spread(setups: Sequence[HostSetup], count: int) -> list[HostSetup]:
 
 
 def _splits(spec: InstanceSpec, setup: HostSetup) -> bool:
-    """A source split into workers: a denominator at a steady (or Poisson) rate. One the scenario's
-    `load:` actions shape keeps one worker: its schedule's rates are the source's own."""
-    return spec.package in SOURCE_PACKAGES and setup.settings.schedule(spec.service) is None
+    """A source split into workers: a rate source (denominator) at a steady (or Poisson) rate. One
+    the scenario's `load:` actions shape keeps one worker: its schedule's rates are the source's own."""
+    return behaviour_for(spec.package).rate_source and setup.settings.schedule(spec.service) is None
 
 
 def worker_of(setup: HostSetup) -> int:

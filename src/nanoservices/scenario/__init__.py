@@ -10,6 +10,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from nanoservices.model.distributions import (
+    ErrorRate,
+    Fixed,
+    LatencyModel,
+    LogNormal,
+    Normal,
+    Percentiles,
+    Uniform,
+)
 from nanoservices.scenario.actions import (
     Action,
     Canary,
@@ -30,15 +39,6 @@ from nanoservices.scenario.actions import (
     Strategy,
     Target,
     VersionBehaviour,
-)
-from nanoservices.scenario.distributions import (
-    ErrorRate,
-    Fixed,
-    LatencyModel,
-    LogNormal,
-    Normal,
-    Percentiles,
-    Uniform,
 )
 from nanoservices.scenario.events import Event, EventKind, EventLog, read_events
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from nanoservices.capacity import Capacity
 from nanoservices.load import Burst, Change, RateSchedule, Shape
+from nanoservices.model.behaviour import VersionBehaviour
+from nanoservices.model.distributions import LatencyModel
 from nanoservices.plan import InstanceSpec
-from nanoservices.scenario.distributions import ErrorRate, LatencyModel
 
 DEFAULT_KEEP = 5.0  # seconds a red/black old group stays OUT_OF_SERVICE, so rollback is a status flip
 DEFAULT_JUDGE_AFTER = 10.0
@@ -145,6 +145,7 @@ class Gorilla:
 
     at: float
     zone: Location
+    until: float = 0.0  # with `for`: the zone comes back then (scenario/recovery.py); 0: never
     origin: str = ""
 
 
@@ -154,6 +155,7 @@ class Kong:
 
     at: float
     region: str
+    until: float = 0.0  # as a gorilla's
     origin: str = ""
 
 
@@ -202,25 +204,6 @@ class Load:
 
 Action = Deploy | Rollback | Monkey | Gorilla | Kong | LatencyIncident | ErrorIncident | Partition | Load
 Incident = LatencyIncident | ErrorIncident | Partition
-
-
-@dataclass(frozen=True, slots=True)
-class VersionBehaviour:
-    """A `versions:` profile: what it leaves as None stays as the architecture says."""
-
-    latency: LatencyModel | None = None
-    errors: ErrorRate | None = None
-    capacity: Capacity | None = None  # workers, queue and service time per instance; None: unbounded
-
-    def over(self, base: VersionBehaviour | None) -> VersionBehaviour:
-        """This profile on top of the architecture's: what it leaves as None stays as the base says."""
-        if base is None:
-            return self
-        return VersionBehaviour(
-            latency=self.latency if self.latency is not None else base.latency,
-            errors=self.errors if self.errors is not None else base.errors,
-            capacity=self.capacity if self.capacity is not None else base.capacity,
-        )
 
 
 @dataclass(frozen=True)

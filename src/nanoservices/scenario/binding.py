@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from nanoservices.model.distributions import ErrorRate, Fixed
+from nanoservices.model.quantities import seconds_text
+from nanoservices.packages.capabilities import deployable, deployable_packages
 from nanoservices.plan import DeploymentPlan
 from nanoservices.problems import InputError, Problem
 from nanoservices.scenario.actions import (
@@ -21,12 +24,6 @@ from nanoservices.scenario.actions import (
     Scenario,
     VersionBehaviour,
 )
-from nanoservices.scenario.distributions import ErrorRate, Fixed
-from nanoservices.scenario.quantities import seconds_text
-
-# Deploys start new instances beside the old; a data store's new instances would hold none of
-# its data (and priamCassandra's ring names its members), so deploys are of stateless services.
-STATEFUL = frozenset({"priamCassandra", "riak", "store", "cache", "volume", "denominator", "pirate"})
 
 
 def run_scenario(
@@ -58,14 +55,15 @@ def run_scenario(
     source = str(file) if file is not None else "--deploy"
     packages = {s.service: s.package for s in plan.instances}
     for action in scenario.actions:
-        if isinstance(action, Deploy) and packages.get(action.service) in STATEFUL:
+        package = packages.get(action.service) if isinstance(action, Deploy) else None
+        if package is not None and not deployable(package):
             where = action.origin
             problems.append(
                 Problem(
                     source,
                     where,
-                    f"{action.service} is a {packages[action.service]}: deploys are of "
-                    "stateless services (elb, zuul, karyon, monolith, staash); pick one of those",
+                    f"{action.service} is a {package}: deploys are of "
+                    f"stateless services ({', '.join(deployable_packages())}); pick one of those",
                 )
             )
     if problems:

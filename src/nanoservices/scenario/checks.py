@@ -1,31 +1,31 @@
 """The rules that need the plan, the run's duration or several entries, and the typed result.
 
 Each entry becomes its actions (an `every:` entry one per occurrence) while its problems are
-collected; the cross-entry rules (deploy order, rollbacks, overlapping incidents) then run over
-the actions in time order. Paths point at the key to fix.
+collected: its times here, its action by its kind's checker (scenario/kinds.py names it: deploys
+in deploy_checks.py, loads in load_checks.py, the others in entry_checks.py); the cross-entry
+rules (deploy order, rollbacks, overlapping incidents) then run over the actions in time order.
+Paths point at the key to fix.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from nanoservices.model.distributions import ErrorRate
+from nanoservices.model.quantities import seconds_text as secs
+from nanoservices.model.quantities import version as parse_version
 from nanoservices.plan import DeploymentPlan
 from nanoservices.problems import Problem
 from nanoservices.scenario import actions as a
-from nanoservices.scenario.distributions import ErrorRate
+from nanoservices.scenario import kinds
 from nanoservices.scenario.kinds import KEYS, ONCE, WINDOWED
-from nanoservices.scenario.load_checks import load_action
-from nanoservices.scenario.quantities import seconds_text as secs
-from nanoservices.scenario.quantities import version as parse_version
-from nanoservices.scenario.schema import DeploySpec, EntrySpec, JudgeSpec, TargetSpec, VersionProfile
+from nanoservices.scenario.schema import EntrySpec, VersionProfile
 from nanoservices.scenario.world import World
 
 MAX_OCCURRENCES = 10_000  # per `every:` entry; more is a typo for a longer interval
-OPTIONS = {"keep": ("redblack", "canary"), "steps": ("rolling",), "share": ("canary",), "judge": ("canary",)}
 
 
 @dataclass
@@ -98,15 +98,13 @@ def _entry(checked: Checked, world: World, i: int, entry: EntrySpec) -> list[a.A
         return []
     kind = names[0]
     times = _times(checked, where, entry, kind)
-    make = _ACTIONS[kind](checked, world, f"{where}.{kind}", entry, _short_form(checked, i, kind))
+    make = kinds.BY_KEY[kind].checker(checked, world, f"{where}.{kind}", entry, _short_form(checked, i, kind))
     if times is None or make is None:
         return []
     made = []
     for at in times:
         until = min(at + entry.for_, checked.duration) if entry.for_ is not None else checked.duration
         made.append(make(at, until, where))
-    if isinstance(made[0], a.Deploy) and isinstance(made[0].strategy, a.Canary):
-        _judge_fits(checked, where, made[0], entry.deploy)
     return made
 
 
@@ -121,7 +119,8 @@ def _times(checked: Checked, where: str, entry: EntrySpec, kind: str) -> list[fl
         if kind not in WINDOWED:
             checked.add(
                 f"{where}.for",
-                f"for applies only to latency, errors and partition; {kind} is instant, remove it",
+                f"for applies only to {', '.join(WINDOWED[:-1])} and {WINDOWED[-1]}; {kind} is instant, "
+                "remove it",
             )
             ok = False
         elif entry.for_ <= 0:
@@ -188,256 +187,6 @@ def _occurrences(checked: Checked, where: str, entry: EntrySpec, kind: str) -> l
     return times
 
 
-Maker = Callable[[float, float, str], a.Action]
-
-
-def _deploy(checked: Checked, world: World, where: str, entry: EntrySpec, _short: bool) -> Maker | None:
-    spec = entry.deploy
-    assert spec is not None
-    before = len(checked.problems)
-    problem = world.unknown_service(spec.service)
-    if problem:
-        checked.add(f"{where}.service", problem)
-    for key, strategies in OPTIONS.items():
-        if getattr(spec, key) is not None and spec.strategy not in strategies:
-            checked.add(
-                f"{where}.{key}",
-                f"{key} applies only to strategy {' or '.join(strategies)}; remove it or change the strategy",
-            )
-    strategy = _strategy(checked, where, spec)
-    if strategy is None or len(checked.problems) > before:
-        return None
-    return lambda at, _until, origin: a.Deploy(
-        at=at, service=spec.service, version=spec.version, strategy=strategy, origin=origin
-    )
-
-
-def _strategy(checked: Checked, where: str, spec: DeploySpec) -> a.Strategy | None:
-    keep = spec.keep if spec.keep is not None else a.DEFAULT_KEEP
-    if spec.strategy == "redblack":
-        return a.RedBlack(keep)
-    if spec.strategy == "highlander":
-        return a.Highlander()
-    if spec.strategy == "rolling":
-        steps = tuple(spec.steps) if spec.steps is not None else a.DEFAULT_STEPS
-        if not steps:
-            checked.add(f"{where}.steps", "no steps; give e.g. [25%, 50%, 100%]")
-            return None
-        for j in range(1, len(steps)):
-            if steps[j] <= steps[j - 1]:
-                checked.add(
-                    f"{where}.steps[{j}]",
-                    f"steps must increase: {steps[j]:.0%} is not above {steps[j - 1]:.0%}",
-                )
-                return None
-        if steps[-1] != 1:
-            checked.add(
-                f"{where}.steps[{len(steps) - 1}]",
-                f"the last step must be 100% so every instance is replaced, got {steps[-1]:.0%}",
-            )
-            return None
-        return a.Rolling(steps)
-    share = spec.share if spec.share is not None else a.DEFAULT_CANARY_SHARE
-    if share >= 1:
-        checked.add(
-            f"{where}.share",
-            "a canary takes part of the traffic, not 100%; give less, or use strategy redblack",
-        )
-        return None
-    judge = _judge(checked, f"{where}.judge", spec.judge or JudgeSpec())
-    return a.Canary(share, judge, keep) if judge else None
-
-
-def _judge(checked: Checked, where: str, spec: JudgeSpec) -> a.Judge | None:
-    default = a.Judge()
-    judge = a.Judge(
-        after=spec.after if spec.after is not None else default.after,
-        interval=spec.interval,
-        max_error_increase=_given(spec.max_error_increase, default.max_error_increase),
-        max_p99_ratio=_given(spec.max_p99_ratio, default.max_p99_ratio),
-        min_p99_increase=_given(spec.min_p99_increase, default.min_p99_increase),
-        pass_score=_given(spec.pass_score, default.pass_score),
-        marginal_score=_given(spec.marginal_score, default.marginal_score),
-        inconclusive=spec.inconclusive or default.inconclusive,
-    )
-    before = len(checked.problems)
-    if judge.after <= 0:
-        checked.add(f"{where}.after", "after must be more than 0s: the judge needs canary traffic to compare")
-    if judge.interval is not None and not 0 < judge.interval <= judge.after:
-        checked.add(
-            f"{where}.interval", f"interval must be more than 0s and at most after ({secs(judge.after)})"
-        )
-    if judge.max_p99_ratio < 1:
-        checked.add(
-            f"{where}.max_p99_ratio", f"max_p99_ratio {judge.max_p99_ratio:g} is below 1; use 1 or more"
-        )
-    for key in ("pass_score", "marginal_score"):
-        if not 0 <= getattr(judge, key) <= 100:
-            checked.add(f"{where}.{key}", f"{key} {getattr(judge, key):g} is outside 0-100")
-    if judge.marginal_score > judge.pass_score:
-        checked.add(
-            f"{where}.marginal_score",
-            f"marginal_score {judge.marginal_score:g} is above pass_score {judge.pass_score:g}; lower it",
-        )
-    return judge if len(checked.problems) == before else None
-
-
-def _given(value: float | None, default: float) -> float:
-    return default if value is None else value
-
-
-def _judge_fits(checked: Checked, where: str, deploy: a.Deploy, spec: DeploySpec | None) -> None:
-    assert isinstance(deploy.strategy, a.Canary)
-    verdict = deploy.at + deploy.strategy.judge.after
-    if verdict > checked.duration:
-        given = spec is not None and spec.judge is not None and spec.judge.after is not None
-        checked.add(
-            f"{where}.deploy.judge.after" if given else f"{where}.deploy",
-            f"the canary's judgement at {secs(verdict)} "
-            f"({secs(deploy.at)} + {secs(deploy.strategy.judge.after)}) "
-            f"comes after {checked.end_text()}; deploy earlier or shorten judge.after",
-        )
-
-
-def _target(checked: Checked, world: World, where: str, spec: TargetSpec, short: bool) -> a.Target | None:
-    if spec.service is not None and spec.package is not None:
-        checked.add(where, "give service or package, not both")
-        return None
-    if spec.service is None and spec.package is None:
-        checked.add(where, "give service or package, e.g. service: homepage")
-        return None
-    if spec.service is not None:
-        problem = world.unknown_service(spec.service)
-        if problem:
-            checked.add(where if short else f"{where}.service", problem)
-            return None
-        return a.Target(service=spec.service)
-    assert spec.package is not None
-    problem = world.unknown_package(spec.package)
-    if problem:
-        checked.add(f"{where}.package", problem)
-        return None
-    return a.Target(package=spec.package)
-
-
-def _rollback(checked: Checked, world: World, where: str, entry: EntrySpec, short: bool) -> Maker | None:
-    assert entry.rollback is not None
-    service = entry.rollback.service
-    problem = world.unknown_service(service)
-    if problem:
-        checked.add(where if short else f"{where}.service", problem)
-        return None
-    return lambda at, _until, origin: a.Rollback(at=at, service=service, origin=origin)
-
-
-def _monkey(checked: Checked, world: World, where: str, entry: EntrySpec, short: bool) -> Maker | None:
-    assert entry.monkey is not None
-    target = _target(checked, world, where, entry.monkey, short)
-    if target is None:
-        return None
-    return lambda at, _until, origin: a.Monkey(at=at, target=target, origin=origin)
-
-
-def _gorilla(checked: Checked, world: World, where: str, entry: EntrySpec, _short: bool) -> Maker | None:
-    text = entry.gorilla or ""
-    if "/" not in text and text in world.regions:
-        checked.add(
-            where, f"{text!r} is a region; gorilla takes a zone such as {text}/zoneB (kong takes a region)"
-        )
-        return None
-    problem = world.unknown_zone(text)
-    if problem:
-        checked.add(where, problem)
-        return None
-    zone = _location(text)
-    return lambda at, _until, origin: a.Gorilla(at=at, zone=zone, origin=origin)
-
-
-def _kong(checked: Checked, world: World, where: str, entry: EntrySpec, _short: bool) -> Maker | None:
-    text = entry.kong or ""
-    if "/" in text:
-        region = text.partition("/")[0]
-        example = region if region in world.regions else world.regions[0] if world.regions else "us-east-1"
-        checked.add(where, f"kong takes a whole region such as {example}; for one zone use gorilla")
-        return None
-    problem = world.unknown_region(text)
-    if problem:
-        checked.add(where, problem)
-        return None
-    return lambda at, _until, origin: a.Kong(at=at, region=text, origin=origin)
-
-
-def _latency(checked: Checked, world: World, where: str, entry: EntrySpec, short: bool) -> Maker | None:
-    spec = entry.latency
-    assert spec is not None and spec.add is not None
-    target = _target(checked, world, where, spec, short)
-    if target is None:
-        return None
-    add = spec.add.to_model()
-    return lambda at, until, origin: a.LatencyIncident(
-        at=at, until=until, target=target, add=add, origin=origin
-    )
-
-
-def _errors(checked: Checked, world: World, where: str, entry: EntrySpec, short: bool) -> Maker | None:
-    spec = entry.errors
-    assert spec is not None and spec.rate is not None
-    target = _target(checked, world, where, spec, short)
-    if target is None:
-        return None
-    rate = spec.rate
-    return lambda at, until, origin: a.ErrorIncident(
-        at=at, until=until, target=target, rate=rate, origin=origin
-    )
-
-
-def _partition(checked: Checked, world: World, where: str, entry: EntrySpec, _short: bool) -> Maker | None:
-    texts = entry.partition or []
-    if len(texts) < 2:
-        checked.add(where, "a partition needs at least two sides, e.g. [us-east-1/zoneA, us-east-1/zoneC]")
-        return None
-    before = len(checked.problems)
-    sides: list[a.Location] = []
-    for j, text in enumerate(texts):
-        problem = world.unknown_zone(text) if "/" in text else world.unknown_region(text)
-        if problem:
-            checked.add(f"{where}[{j}]", problem)
-            continue
-        side = _location(text)
-        clash = next((s for s in sides if s == side or _inside(side, s) or _inside(s, side)), None)
-        if clash is not None:
-            what = "is listed twice" if clash == side else f"overlaps {clash}, also listed"
-            checked.add(f"{where}[{j}]", f"{text} {what}; give each side once, without overlap")
-            continue
-        sides.append(side)
-    if len(checked.problems) > before:
-        return None
-    frozen = tuple(sides)
-    return lambda at, until, origin: a.Partition(at=at, until=until, sides=frozen, origin=origin)
-
-
-_ACTIONS: dict[str, Callable[[Checked, World, str, EntrySpec, bool], Maker | None]] = {
-    "deploy": _deploy,
-    "rollback": _rollback,
-    "monkey": _monkey,
-    "gorilla": _gorilla,
-    "kong": _kong,
-    "latency": _latency,
-    "errors": _errors,
-    "partition": _partition,
-    "load": load_action,
-}
-
-
-def _location(text: str) -> a.Location:
-    region, _, zone = text.partition("/")
-    return a.Location(region, zone)
-
-
-def _inside(inner: a.Location, outer: a.Location) -> bool:
-    return not outer.zone and inner.zone != "" and inner.region == outer.region
-
-
 def _unchecked_deploys(checked: Checked, entries: list[EntrySpec | None]) -> set[str] | None:
     """Services whose deploy entries failed their shape checks; None if any such deploy names none."""
     services: set[str] = set()
@@ -494,18 +243,15 @@ def _overlaps(checked: Checked, ordered: list[a.Action]) -> None:
     last: dict[tuple[str, object], a.Incident] = {}
     reported: set[tuple[str, str]] = set()
     for action in ordered:
-        if isinstance(action, a.LatencyIncident | a.ErrorIncident):
-            kind = "latency" if isinstance(action, a.LatencyIncident) else "errors"
-            key: tuple[str, object] = (kind, action.target)
-            what = f"{kind} incident on {action.target}"
-        elif isinstance(action, a.Partition):
-            kind, key, what = (
-                "partition",
-                ("partition", frozenset(action.sides)),
-                "partition between the same sides",
-            )
-        else:
+        if not kinds.of(action).incident:
             continue
+        assert isinstance(action, a.LatencyIncident | a.ErrorIncident | a.Partition)
+        kind = kinds.of(action).key
+        key: tuple[str, object]
+        if isinstance(action, a.Partition):
+            key, what = (kind, frozenset(action.sides)), "partition between the same sides"
+        else:
+            key, what = (kind, action.target), f"{kind} incident on {action.target}"
         earlier = last.get(key)
         if (
             earlier is not None

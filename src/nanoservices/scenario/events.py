@@ -1,25 +1,30 @@
 """Ground truth: every action and its effects as typed events, one JSON object per line.
 
-The supervisor emits `Event`s; `EventLog` is one listener on them (the series, the summary and
-the report are others). Scoring a detection tool means reading `events.jsonl` back with
-`read_events`, so the line format is the contract: `at`, `kind`, `service`, `versions`,
-`instances`, then the event's own details as further keys.
+The run core emits `Event`s on an `EventBus`; its listeners record them: `EventLog` writes
+events.jsonl, `ProgressLines` says them on the console, `tracing.event_spans.EventSpans` makes
+them spans of service `asgard`. The series and the report read events.jsonl afterwards.
+Scoring a detection tool means reading `events.jsonl` back with `read_events`, so the line
+format is the contract: `at`, `kind`, `service`, `versions`, `instances`, then the event's own
+details as further keys.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from nanoservices.scenario.quantities import seconds_text
+from nanoservices.model.quantities import seconds_text
 
 EVENTS_FILE = "events.jsonl"
+log = logging.getLogger(__name__)
 
 
 class EventKind(str, Enum):
@@ -35,6 +40,9 @@ class EventKind(str, Enum):
     CHAOS_MONKEY = "chaos-monkey"
     GORILLA = "gorilla"
     KONG = "kong"
+    GORILLA_RECOVERED = "gorilla-recovered"  # its `for:` window ended: the zone's ASGs relaunched
+    KONG_RECOVERED = "kong-recovered"  # the same for a region (scenario/recovery.py)
+    CHAOS_EFFECTS = "chaos-effects"  # at the run's end: what a kill above did (runtime/affected.py)
     INCIDENT_START = "incident-start"
     INCIDENT_END = "incident-end"
     PARTITION_START = "partition-start"
@@ -127,6 +135,82 @@ class EventLog:
         self.close()
 
 
+Listener = Callable[[Event], None]
+
+
+class EventBus:
+    """Hands every event to every listener, in the order they subscribed.
+
+    A listener that raises does not stop the others nor the run: the events are the run's ground
+    truth and the run's traffic matters more than one sink (a full disk, a tracing back end that is
+    gone). Its failure is counted in `failures` (by listener) with the first error in `errors`,
+    and logged once, so the summary can say what a sink missed instead of losing it silently. It
+    keeps getting later events: one failed write is no reason to drop the rest."""
+
+    def __init__(self, listeners: Sequence[Listener] = ()) -> None:
+        self._listeners: list[Listener] = list(listeners)
+        self.emitted = 0
+        self.failures: Counter[str] = Counter()  # listener name -> events it failed on (close too)
+        self.errors: dict[str, str] = {}  # listener name -> its first error
+        self.closed = False
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def emit(self, event: Event) -> None:
+        if self.closed:
+            raise RuntimeError(f"event {event.kind.value} after the bus closed")
+        self.emitted += 1
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception as error:  # one sink must not stop the run (see above)
+                self._failed(listener, error)
+
+    def close(self) -> None:
+        """Closes every listener that has `close()`, each even if another's close raised; once."""
+        if self.closed:
+            return
+        self.closed = True
+        for listener in self._listeners:
+            close = getattr(listener, "close", None)
+            if close is None:
+                continue
+            try:
+                close()
+            except Exception as error:  # the others still close
+                self._failed(listener, error)
+
+    def _failed(self, listener: Listener, error: Exception) -> None:
+        name = _name(listener)
+        self.failures[name] += 1
+        if name not in self.errors:
+            self.errors[name] = f"{type(error).__name__}: {error}"
+            log.warning("event listener %s failed (later failures only counted): %s", name, self.errors[name])
+
+
+def _name(listener: Listener) -> str:
+    return getattr(listener, "__qualname__", None) or type(listener).__name__
+
+
+BREAKER_KINDS = frozenset({EventKind.BREAKER_OPEN, EventKind.BREAKER_HALF_OPEN, EventKind.BREAKER_CLOSED})
+
+
+class ProgressLines:
+    """A listener saying one progress line per event (`console_line`), except for kinds in `quiet`:
+    circuit breakers by default, which a broken dependency flips by the thousand, so the run says
+    one summary line per batch of them instead. Whether a line is said depends on the kind alone,
+    so events stay ground truth with no flag for the console."""
+
+    def __init__(self, say: Callable[[str], None], quiet: frozenset[EventKind] = BREAKER_KINDS) -> None:
+        self.say = say
+        self.quiet = quiet
+
+    def __call__(self, event: Event) -> None:
+        if event.kind not in self.quiet:
+            self.say(console_line(event))
+
+
 def console_line(event: Event) -> str:
     """The progress line for an event: its kind and what it hit (zone, service, sides), so the
     console says as much as events.jsonl's first fields."""
@@ -136,6 +220,8 @@ def console_line(event: Event) -> str:
     if event.kind in (EventKind.GORILLA, EventKind.KONG):
         hosts = _count(int(d.get("hosts", 0)), "host")
         return f"{event.kind.value} {d.get('location', '?')}: {lost} on {hosts} lost"
+    if event.kind in (EventKind.GORILLA_RECOVERED, EventKind.KONG_RECOVERED):
+        return f"{event.kind.value} {d.get('location', '?')}: {lost} relaunched"
     if event.kind in (EventKind.PARTITION_START, EventKind.PARTITION_END):
         sides = " | ".join(str(side) for side in d.get("sides", ()))
         return f"{event.kind.value} {sides}: {lost} inside"

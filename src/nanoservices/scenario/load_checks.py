@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 from nanoservices.load import Burst, Diurnal, Ramp, Shape, Step
 from nanoservices.packages.base import behaviour_for
 from nanoservices.scenario import actions as a
-from nanoservices.scenario.schema import EntrySpec
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # not at run time: kinds.py imports this checker, and the schema imports kinds.py
     from nanoservices.scenario.checks import Checked
+    from nanoservices.scenario.schema import EntrySpec
     from nanoservices.scenario.world import World
 
 SHAPES = ("rate", "ramp", "diurnal", "burst")

@@ -16,13 +16,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+from nanoservices.model.quantities import seconds_text as secs
+from nanoservices.model.quantities import version as parse_version
 from nanoservices.packages.base import behaviour_for
 from nanoservices.plan import DeploymentPlan
 from nanoservices.problems import InputError, Problem
 from nanoservices.scenario import actions as a
 from nanoservices.scenario.judge import MIN_REQUESTS
-from nanoservices.scenario.quantities import seconds_text as secs
-from nanoservices.scenario.quantities import version as parse_version
 from nanoservices.scenario.schema import STRATEGIES
 from nanoservices.scenario.world import World
 

@@ -12,11 +12,12 @@ instance compose and ending one leaves the other in force.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
-from typing import NamedTuple, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
 
 from nanoservices.chaos import Kill, ZoneLoss
 from nanoservices.plan import InstanceSpec
+from nanoservices.scenario import kinds, recovery
 from nanoservices.scenario.actions import (
     ErrorIncident,
     Gorilla,
@@ -30,7 +31,7 @@ from nanoservices.scenario.actions import (
     VersionBehaviour,
 )
 from nanoservices.scenario.asgard import Fleet
-from nanoservices.scenario.distributions import Added, ErrorRate
+from nanoservices.scenario.distributions import Added, ErrorRate, LatencyModel
 from nanoservices.scenario.events import Event, EventKind
 
 Running = Sequence[tuple[int, InstanceSpec]]  # (host index, instance) of every running instance
@@ -43,6 +44,8 @@ class Applied(NamedTuple):
     hosts: tuple[int, ...] = ()
     failed: Mapping[int, str] = {}
     method: str = ""  # how, when not the usual way (a netns cluster cuts partitions at its switch)
+    # When the change ended an incident: what it did, {"affected": n, "trace_ids": [...]} (affected.py)
+    effects: Mapping[str, object] = {}
 
     def details(self) -> dict[str, object]:
         method = {"method": self.method} if self.method else {}
@@ -50,6 +53,7 @@ class Applied(NamedTuple):
             "applied_hosts": list(self.hosts),
             "failed_hosts": {str(h): w for h, w in sorted(self.failed.items())},
             **method,
+            **self.effects,
         }
 
 
@@ -81,17 +85,41 @@ class ChaosFleet(Fleet, Protocol):
         ...
 
 
-def with_incidents(base: VersionBehaviour | None, incidents: Sequence[Incident]) -> VersionBehaviour | None:
+Served = tuple[LatencyModel | None, ErrorRate | None]  # how an instance serves: its latency, its errors
+
+
+class Effect(NamedTuple):
+    """What an incident kind does to how an instance serves, and what its events say of it."""
+
+    apply: Callable[[Any, LatencyModel | None, ErrorRate | None], Served]
+    details: Callable[[Any], dict[str, object]]
+
+
+def _slower(incident: LatencyIncident, latency: LatencyModel | None, errors: ErrorRate | None) -> Served:
+    return Added(latency, incident.add), errors
+
+
+def _failing(incident: ErrorIncident, latency: LatencyModel | None, errors: ErrorRate | None) -> Served:
+    own = errors.rate if errors is not None else 0.0
+    return latency, ErrorRate(1 - (1 - own) * (1 - incident.rate))
+
+
+# By the kind's key (scenario/kinds.py): every kind the timeline runs with `incident_start`.
+EFFECTS: dict[str, Effect] = {
+    "latency": Effect(_slower, lambda incident: {"add": repr(incident.add)}),
+    "errors": Effect(_failing, lambda incident: {"rate": incident.rate}),
+}
+
+
+def with_incidents(
+    base: VersionBehaviour | None, incidents: Sequence[LatencyIncident | ErrorIncident]
+) -> VersionBehaviour | None:
     """An instance's own profile under the incidents in force on it: latency adds to its service
     time, an error rate fails requests independently of its own errors."""
     latency = base.latency if base is not None else None
     errors = base.errors if base is not None else None
     for incident in incidents:
-        if isinstance(incident, LatencyIncident):
-            latency = Added(latency, incident.add)
-        elif isinstance(incident, ErrorIncident):
-            own = errors.rate if errors is not None else 0.0
-            errors = ErrorRate(1 - (1 - own) * (1 - incident.rate))
+        latency, errors = EFFECTS[kinds.of(incident).key].apply(incident, latency, errors)
     capacity = base.capacity if base is not None else None  # incidents leave the capacity as it is
     if latency is None and errors is None and capacity is None:
         return None
@@ -124,9 +152,12 @@ class Simian:
     def __init__(self, fleet: ChaosFleet) -> None:
         self.fleet = fleet
         self._monkeys = 0
-        self._active: list[Incident] = []
+        self._in_force: list[Incident] = []  # in start order, partitions too: end_all ends them so
+        self._active: list[LatencyIncident | ErrorIncident] = []
+        self._partitions: list[Partition] = []
         self._touched: dict[int, tuple[InstanceSpec, ...]] = {}  # id(incident) -> instances it changed
         self._records_of: dict[tuple[str, str], dict[str, object]] = {}  # windows in force: their record
+        self._outages: dict[str, tuple[EventKind, list[InstanceSpec], float]] = {}  # place -> its loss
 
     def _event(self, kind: EventKind, service: str, instances: Sequence[str], **details: object) -> None:
         self.fleet.emit(Event(self.fleet.now(), kind, service, (), tuple(instances), details))
@@ -171,9 +202,15 @@ class Simian:
                     host=host, method=kill.method, occurrence=occurrence)  # fmt: skip
         self._record("monkey", victim.name, at, None, 1)
 
-    async def lose(self, action: Gorilla | Kong) -> None:
-        """Every host of the zone (Gorilla) or region (Kong) dies at once."""
-        location = action.zone if isinstance(action, Gorilla) else Location(action.region)
+    async def gorilla(self, action: Gorilla) -> None:
+        """Every host of the zone dies at once."""
+        await self._lose(action.zone, EventKind.GORILLA)
+
+    async def kong(self, action: Kong) -> None:
+        """Every host of the region dies at once."""
+        await self._lose(Location(action.region), EventKind.KONG)
+
+    async def _lose(self, location: Location, kind: EventKind) -> None:
         at = self.fleet.now()
         hosts: dict[int, list[InstanceSpec]] = {}
         for host, spec in self.fleet.running():
@@ -182,17 +219,24 @@ class Simian:
         lost = await self.fleet.lose(hosts) if hosts else ZoneLoss([], "none")
         losses = lost.losses
         instances = sorted(name for loss in losses for name in loss.instances)
-        kind = EventKind.GORILLA if isinstance(action, Gorilla) else EventKind.KONG
         self._event(kind, "", instances, location=str(location), hosts=len(losses), method=lost.method,
                     lost_hosts=sorted(loss.host for loss in losses), nodes=list(lost.nodes),
                     counts_lost=sum(1 for loss in losses if loss.counts is None))  # fmt: skip
         self._record(kind.value, str(location), at, None, len(instances))
+        died = [s for specs in hosts.values() for s in specs if s.name in instances]
+        self._outages[str(location)] = (kind, died, at)
 
-    async def start(self, incident: Incident) -> None:
+    async def recover(self, action: Gorilla | Kong) -> None:
+        """Its `for:` window ends: the place's Auto Scaling Groups relaunch what it lost (recovery.py)."""
+        place = str(action.zone if isinstance(action, Gorilla) else Location(action.region))
+        if place in self._outages:
+            kind, lost, since = self._outages.pop(place)
+            await recovery.recover(self.fleet, kind, place, lost, since)
+            self._ended(kind.value, place)
+
+    async def incident_start(self, incident: LatencyIncident | ErrorIncident) -> None:
+        self._in_force.append(incident)
         self._active.append(incident)
-        if isinstance(incident, Partition):
-            await self._partition(incident, EventKind.PARTITION_START)
-            return
         touched = tuple(s for _, s in self.fleet.running() if incident.target.matches(s))
         self._touched[id(incident)] = touched
         applied = await self._reprofile(touched)
@@ -201,13 +245,11 @@ class Simian:
         self._record(str(_incident_details(incident)["incident"]), str(incident.target), self.fleet.now(),
                      incident.until, len(touched), applied)  # fmt: skip
 
-    async def end(self, incident: Incident) -> None:
+    async def incident_end(self, incident: LatencyIncident | ErrorIncident) -> None:
         if incident not in self._active:
             return
         self._active.remove(incident)
-        if isinstance(incident, Partition):
-            await self._partition(incident, EventKind.PARTITION_END)
-            return
+        self._in_force.remove(incident)
         touched = self._touched.pop(id(incident), ())
         running = {s.name for _, s in self.fleet.running()}
         applied = await self._reprofile(tuple(s for s in touched if s.name in running))
@@ -215,23 +257,33 @@ class Simian:
                     **_incident_details(incident), **applied.details())  # fmt: skip
         self._ended(str(_incident_details(incident)["incident"]), str(incident.target), applied)
 
+    async def partition_start(self, partition: Partition) -> None:
+        self._in_force.append(partition)
+        self._partitions.append(partition)
+        await self._partition(partition, EventKind.PARTITION_START)
+
+    async def partition_end(self, partition: Partition) -> None:
+        if partition not in self._partitions:
+            return
+        self._partitions.remove(partition)
+        self._in_force.remove(partition)
+        await self._partition(partition, EventKind.PARTITION_END)
+
     async def end_all(self) -> None:
-        """The run's traffic is over: what is still in force ends now (events say so)."""
-        for incident in list(self._active):
-            await self.end(incident)
+        """The run's traffic is over: what is still in force ends now, in start order (events say so)."""
+        for incident in list(self._in_force):
+            await getattr(self, kinds.of(incident).ender)(incident)
 
     async def _reprofile(self, specs: Sequence[InstanceSpec]) -> Applied:
-        active = [i for i in self._active if not isinstance(i, Partition)]
         profiles = {
-            spec.name: with_incidents(spec.profile, [i for i in active if i.target.matches(spec)])
+            spec.name: with_incidents(spec.profile, [i for i in self._active if i.target.matches(spec)])
             for spec in specs
         }
         return await self.fleet.set_profiles(profiles)
 
     async def _partition(self, partition: Partition, kind: EventKind) -> None:
         running = self.fleet.running()
-        partitions = [i for i in self._active if isinstance(i, Partition)]
-        applied = await self.fleet.set_partitions(blocked_hosts(partitions, running))
+        applied = await self.fleet.set_partitions(blocked_hosts(self._partitions, running))
         sides = [str(side) for side in partition.sides]
         inside = sorted(s.name for _, s in running if any(side.contains(s) for side in partition.sides))
         self._event(kind, "", inside, sides=sides, **applied.details())
@@ -244,6 +296,5 @@ class Simian:
 
 
 def _incident_details(incident: LatencyIncident | ErrorIncident) -> dict[str, object]:
-    if isinstance(incident, LatencyIncident):
-        return {"incident": "latency", "target": str(incident.target), "add": repr(incident.add)}
-    return {"incident": "errors", "target": str(incident.target), "rate": incident.rate}
+    key = kinds.of(incident).key
+    return {"incident": key, "target": str(incident.target), **EFFECTS[key].details(incident)}

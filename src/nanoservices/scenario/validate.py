@@ -13,13 +13,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from nanoservices.model.quantities import shown
 from nanoservices.plan import DeploymentPlan
 from nanoservices.problems import MAX_INPUT_BYTES, InputError, Problem, too_large
 from nanoservices.scenario.actions import Scenario
 from nanoservices.scenario.capacity_keys import with_capacities
 from nanoservices.scenario.checks import Checked, build, json_path
 from nanoservices.scenario.document import parse_document
-from nanoservices.scenario.quantities import shown
 from nanoservices.scenario.schema import CapacitySpec, EntrySpec, FileSpec, VersionProfile
 
 Loc = tuple[int | str, ...]
