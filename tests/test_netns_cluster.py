@@ -33,6 +33,7 @@ ARCH = REPO / "architectures" / "netflixoss_arch.json"
 RTT = 0.07  # the cluster's round trip between regions (its default, 70 ms)
 ZONE_IPS = {"us-east-1/zoneA": "us-east-1a", "us-east-1/zoneB": "us-east-1b", "us-east-1/zoneC": "us-east-1c"}
 POLL, TIMEOUT = 0.5, 2.0  # -u and --request-timeout: a short window, with room for a loaded machine
+TRY_TIMEOUT = 0.3  # --try-timeout of the retrying run: well inside the 2 s its callers wait
 ZONE = ("us-east-1", "zoneB")
 RTO_BOUND = 3.2  # TCP's retransmission backoff after 6 s of loss (0.2 s doubling): the resend after a heal
 
@@ -65,6 +66,8 @@ def gorilla_run(cluster: NetnsCluster, tmp_path: Path, retries: int) -> tuple[di
     out = tmp_path / f"retries-{retries}"
     args = ["netflixoss", "-K", "50", "-d", "30", "--lease-renewal", "1s", "--seed", "11", "-u", f"{POLL}s"]
     args += ["--request-timeout", f"{TIMEOUT}s", "--retries", str(retries), "--scenario", str(gorilla)]
+    if retries:  # a silent machine only times out: a try must give up in time for its retry
+        args += ["--try-timeout", f"{TRY_TIMEOUT}s"]
     done = cluster.run(*args, "--out", str(out))
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads((out / "summary.json").read_text()), out
@@ -89,9 +92,10 @@ def zone_evicted_by(summary: dict[str, Any], lost: int) -> float:
     return max(done)
 
 
-def judge(summary: dict[str, Any], out: Path, retries: int) -> float:
+def judge(summary: dict[str, Any], out: Path, retries: int) -> tuple[int, int]:
     """Everything one gorilla run must show; its success rate between the gorilla and the zone's
-    eviction plus a poll plus a timeout, the only seconds in which requests may fail."""
+    eviction plus a poll plus a timeout, the only seconds in which requests may fail: the requests
+    that ended and failed in those seconds."""
     assert summary["accounted"], summary["accounting_problems"]  # every host that survived
     seconds = summary["entry_seconds"]
     assert sum(failed for _, _, failed in seconds) == summary["requests_failed_total"]
@@ -116,7 +120,7 @@ def judge(summary: dict[str, Any], out: Path, retries: int) -> float:
     if retries == 0:
         assert summary["requests_failed_total"] > 0  # the window check was not vacuous
     rows = [(ended, failed) for s, ended, failed in seconds if window[0] <= s <= window[1]]
-    return 1 - sum(f for _, f in rows) / sum(e for e, _ in rows)
+    return sum(e for e, _ in rows), sum(f for _, f in rows)
 
 
 def test_a_gorilla_takes_the_zones_machine_off_the_network(
@@ -138,7 +142,7 @@ def test_a_gorilla_takes_the_zones_machine_off_the_network(
         assert event["nodes"] == zone_b[:1]
         assert "taken off the network at the switch" in event["method"]
         # silence, not resets: every failed request timed out at its caller
-        assert set(summary["requests_failed"]) == {"timeout"}, summary["requests_failed"]
+        assert set(summary["requests_failed"]) <= {"timeout"}, summary["requests_failed"]
         # every host on the machine went with it (the zone's, and any global one placed there),
         # but for the traffic source's workers: the harness, counted before the machine goes
         sources = {row["host"] for row in summary["sources"]}
@@ -147,10 +151,14 @@ def test_a_gorilla_takes_the_zones_machine_off_the_network(
         )
         assert event["lost_hosts"] == on_b and summary["unchecked_hosts"] == on_b  # counts died with them
         rates[retries] = judge(summary, out, retries)
-    # Retries here go to the next server only when the caller's runtime says the server cannot be
-    # reached; a silent machine gives no such answer, only timeouts, which are not retried: both
-    # runs see the same kind of window (the rates are printed for the record).
-    print(f"success rate in the window: retries 1 {rates[1]:.3f}, retries 0 {rates[0]:.3f}")
+    # A silent machine gives no answer, only timeouts. Without retries every request the
+    # cross-zone ELB sends to zoneB's zuul until the zone is evicted fails. With --retries 1
+    # --try-timeout 0.3s the ELB gives up on it after 0.3 s and retries in another zone, well
+    # inside the 2 s its caller waits: those requests succeed. What can still fail is a chain of
+    # nested tries (tests/test_try_timeout.py: 1 of 8 in process), so at least half must be saved.
+    (ended_1, failed_1), (ended_0, failed_0) = rates[1], rates[0]
+    print(f"in the window: retries 1 {failed_1}/{ended_1} failed, retries 0 {failed_0}/{ended_0} failed")
+    assert failed_0 > 0 and 2 * failed_1 <= failed_0, (rates, failed_1 / ended_1, failed_0 / ended_0)
 
 
 def test_a_partition_cuts_the_link_between_two_zones_for_its_window(

@@ -23,6 +23,7 @@ _RANGES: dict[str, tuple[float, bool, float, str]] = {
     "poll_interval": (0.0, False, MAX_SECONDS, "seconds (a week)"),
     "request_timeout": (0.0, False, MAX_SECONDS, "seconds (a week)"),
     "lease_renewal": (0.0, False, MAX_SECONDS, "seconds (a week)"),
+    "try_timeout": (0.0, True, MAX_SECONDS, "seconds (a week)"),
 }
 
 
@@ -44,6 +45,9 @@ class RunConfig(BaseModel):
     retry_timeouts: bool = (
         defaults.RETRY_TIMEOUTS
     )  # a timed-out GET is retried on the next server too (idempotent)
+    # Ribbon's ReadTimeout under Hystrix's: a try that another server could retry gives up after this
+    # (timed-out GETs are then retried); 0: every try waits the whole timeout.
+    try_timeout: float = defaults.TRY_TIMEOUT
     # Per dependency (Hystrix's per-command timeout): service -> seconds its callers wait for it;
     # the others wait request_timeout.
     timeouts: dict[str, float] = Field(default_factory=dict)

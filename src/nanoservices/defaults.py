@@ -20,6 +20,7 @@ REQUEST_TIMEOUT = 2.0
 # one-instance hosts took much of a 2-core machine's CPU.
 LEASE_RENEWAL = 5.0
 RETRIES = 1  # Ribbon's MaxAutoRetriesNextServer; 0: no retries
+TRY_TIMEOUT = 0.0  # seconds a try may take when another server could take its retry (0: the whole timeout)
 RETRY_TIMEOUTS = False  # retry a timed-out GET on the next server too (Ribbon's OkToRetryOnAllOperations)
 MAX_IN_FLIGHT = 64  # outstanding requests per traffic source before ticks are skipped; 0: no limit
 INSTANCES_PER_HOST = 1  # -K: one Ray actor per instance

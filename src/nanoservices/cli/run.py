@@ -110,6 +110,14 @@ def run(
             help="Also retry a timed-out GET on the next server (Ribbon's OkToRetryOnAllOperations).",
         ),
     ] = defaults.RETRY_TIMEOUTS,
+    try_timeout: Annotated[
+        str,
+        typer.Option(
+            "--try-timeout",
+            help="Give up a try after this long when another server could take its retry, and retry "
+            "the timed-out GET there (Ribbon's ReadTimeout; e.g. 300ms; 0: off).",
+        ),
+    ] = defaults.seconds(defaults.TRY_TIMEOUT),
     max_in_flight: Annotated[
         int,
         typer.Option(
@@ -256,6 +264,7 @@ def run(
             lease_renewal=_duration(lease_renewal, "'--lease-renewal'"),
             retries=retries,
             retry_timeouts=retry_timeouts,
+            try_timeout=_duration(try_timeout, "'--try-timeout'"),
             timeouts=_timeouts(timeout or []),
             instances_per_host=resolve_per_host(arch, scale, instances_per_host),
             max_in_flight=max_in_flight,

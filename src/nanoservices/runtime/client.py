@@ -126,6 +126,8 @@ class ClientSide:
                     self.resolve(request_id, Status.SHORT_CIRCUITED, "")
                     return
             timeout = dep.timeout
+            if host.try_timeout and len(tried) < host.retries and self._alternative(dep):
+                timeout = min(timeout, host.try_timeout)  # Ribbon's ReadTimeout: room for the retry
         host.expire_at(timeout, now + timeout, self, request_id)
         host.send(msg)
 
@@ -208,6 +210,13 @@ class ClientSide:
         handler, started, _span, parent, _target, kind, payload, _tried = entry
         self._send_request(server, kind, payload, handler, parent, started, tried, now)
         return True
+
+    def _alternative(self, dep: Dependency) -> bool:
+        """Whether the dependency has another server a retry could go to (--try-timeout)."""
+        servers = dep.servers
+        if servers is None:
+            servers = dep.servers = tuple(p for p in self._routes.values() if p.service == dep.service)
+        return len(servers) > 1
 
     def _next_server(self, target: str, exclude: tuple[str, ...], now: float) -> str | None:
         """Ribbon's choice of another server of the target's service; None without one."""

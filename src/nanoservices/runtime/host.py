@@ -119,6 +119,7 @@ class HostSetup:
     lease_renewal: float = defaults.LEASE_RENEWAL  # Eureka heartbeat period (Eureka's 30 s, scaled)
     retries: int = defaults.RETRIES  # Ribbon's MaxAutoRetriesNextServer
     retry_timeouts: bool = defaults.RETRY_TIMEOUTS  # also retry a timed-out GET on the next server
+    try_timeout: float = defaults.TRY_TIMEOUT  # a retryable try's own timeout (0: the whole one)
     timeouts: tuple[tuple[str, float], ...] = ()  # (service, seconds): its callers' timeout for it
 
 
@@ -144,7 +145,8 @@ class HostCore(HostDiscovery, HostControl):
         self.request_timeout = setup.request_timeout
         self.timeouts = dict(setup.timeouts)  # per dependency; the rest use request_timeout
         self.retries = setup.retries
-        self.retry_timeouts = setup.retry_timeouts
+        self.try_timeout = setup.try_timeout
+        self.retry_timeouts = setup.retry_timeouts or setup.try_timeout > 0  # a try's timeout is retried
         self.registries = setup.registries
         with paused_gc():  # up to 50,000 pirates per host: no collection every 700 of them
             self.instances = {
@@ -344,7 +346,12 @@ class HostCore(HostDiscovery, HostControl):
         fifo.append((deadline, instance, request_id))
 
     async def _expire_loop(self) -> None:
-        interval = max(min([self.request_timeout, *self.timeouts.values()]) / 4, 0.01)
+        waits = [
+            self.request_timeout,
+            *self.timeouts.values(),
+            *([self.try_timeout] if self.try_timeout else []),
+        ]
+        interval = max(min(waits) / 4, 0.01)
         while True:
             await asyncio.sleep(interval)
             self.expire_due(self.clock())

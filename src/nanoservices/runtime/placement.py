@@ -86,6 +86,7 @@ def host_setups(
             lease_renewal=config.lease_renewal,
             retries=config.retries,
             retry_timeouts=config.retry_timeouts,
+            try_timeout=config.try_timeout,
             timeouts=tuple(sorted(config.timeouts.items())),
         )
         for i, group in enumerate(assign_hosts(specs, config.instances_per_host))
