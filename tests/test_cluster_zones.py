@@ -16,6 +16,7 @@ import yaml
 
 from nanoservices.runtime.zones import region_resource, zone_resource
 from support.clusters import ZonedCluster, alive_once_settled
+from support.events import timeline_events
 
 pytestmark = pytest.mark.ray
 
@@ -131,7 +132,8 @@ def test_a_gorilla_in_cluster_mode_removes_the_zones_node_and_its_hosts_die_with
         r["host"] for r in summary["placement"] if r["node"] == zone_b_node and r["host"] not in harness
     )
     assert on_b and summary["unchecked_hosts"] == on_b
-    (gorilla,) = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    gorilla, effects = timeline_events(out)
+    assert effects["kind"] == "chaos-effects" and effects["of"] == "gorilla"  # at the run's end
     assert gorilla["kind"] == "gorilla" and gorilla["nodes"] == [zone_b_node]
     assert gorilla["method"] == (
         f"raylet of node {zone_b_node} killed, every process on it with it"

@@ -82,7 +82,9 @@ def judged(summary: dict[str, Any], out: Path, retries: int) -> float:
         summary["requests_completed"] + summary["requests_failed_total"]
     )
     assert summary["requests_completed"] > 0  # the traffic source outlived the zone
-    (event,) = timeline_events(out)
+    (event,) = timeline_events(out, "gorilla")
+    (effects,) = timeline_events(out, "chaos-effects")  # at the end: the requests the kill failed
+    assert effects["of"] == "gorilla" and effects["affected"] >= 0
     plan = expand(load_architecture(REPO / "architectures" / "netflixoss_arch.json"), 100, 1)
     node_of = {s.name: s.node for s in plan.instances}
     zone_nodes = {s.node for s in plan.instances if s.location == ZONE}
@@ -128,7 +130,7 @@ def test_the_same_when_the_gorilla_removes_the_zones_machine_from_a_cluster(tmp_
         for retries in (1, 0):
             node = zoned.node_of(ZONE[1])
             summary, out = run(tmp_path, retries, zoned.address)
-            (event,) = timeline_events(out)
+            (event,) = timeline_events(out, "gorilla")
             assert event["nodes"] == [node]
             alive = alive_once_settled(zoned.address, node)
             assert {n for n, up in alive.items() if not up} == {node, *removed}  # that machine, no other

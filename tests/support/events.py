@@ -9,8 +9,10 @@ from typing import Any
 LAG_KINDS = ("simulator-lag-start", "simulator-lag-end")
 
 
-def timeline_events(out: Path) -> list[dict[str, Any]]:
-    """The events the run's timeline made, without the machine's own `simulator-lag-*` labels: those
-    depend on how busy the machine was, which no test controls (tests/test_lag*.py check them)."""
+def timeline_events(out: Path, kind: str | None = None) -> list[dict[str, Any]]:
+    """The events the run's timeline made (of one `kind`, if given), without the machine's own
+    `simulator-lag-*` labels: those depend on how busy the machine was, which no test controls
+    (tests/test_lag*.py check them)."""
     lines = (out / "events.jsonl").read_text().splitlines()
-    return [e for e in map(json.loads, lines) if e["kind"] not in LAG_KINDS]
+    events = [e for e in map(json.loads, lines) if e["kind"] not in LAG_KINDS]
+    return events if kind is None else [e for e in events if e["kind"] == kind]
