@@ -154,7 +154,12 @@ def test_a_host_dying_outside_chaos_is_reported_as_a_failure(
 
 @pytest.mark.parametrize(
     ("arch", "per_host"),
-    [("lamp", 1), ("lamp", 100), pytest.param("netflixoss", 1, marks=pytest.mark.heavy), ("netflixoss", 100)],
+    [
+        pytest.param("lamp", 1, marks=pytest.mark.heavy),  # one actor per instance: make test < 10 min
+        ("lamp", 100),
+        pytest.param("netflixoss", 1, marks=pytest.mark.heavy),
+        ("netflixoss", 100),
+    ],
 )
 def test_socket_and_ray_transports_give_the_same_graph_and_both_account_for_everything(
     ray_local: object, tmp_path: Path, arch: str, per_host: int
@@ -226,7 +231,7 @@ def test_garbage_sent_to_a_live_hosts_port_is_refused_and_counted_while_the_run_
     assert "none refused" not in summary.lines()[4]  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("per_host", [1, 100])
+@pytest.mark.parametrize("per_host", [pytest.param(1, marks=pytest.mark.heavy), 100])
 def test_red_black_deploy_on_ray_loses_nothing_and_retires_the_old_group(
     ray_local: object, tmp_path: Path, tiny_arch: Path, per_host: int
 ) -> None:
