@@ -73,6 +73,21 @@ class VirtualFleet(LocalFleet):
         return True
 
 
+async def play_timeline(run: LocalRun, scenario: Any, duration: float) -> tuple[list[Event], Any]:
+    """Start `run` with its traffic timers, play `scenario`'s timeline on the virtual loop's clock
+    until `duration`, stop the traffic and settle: the timeline's events and the run's result."""
+    fleet = VirtualFleet(run)
+    await run.start(traffic_timers=True)
+    expiring = asyncio.get_running_loop().create_task(expire(run))
+    await run_timeline(scenario, Asgard.of_plan(fleet, run.plan.instances), fleet, Simian(fleet))
+    await fleet.wait(duration - fleet.now())
+    for host in run.hosts:
+        host.stop_traffic()
+    await run.settle()
+    expiring.cancel()
+    return fleet.events, await run.finish()
+
+
 def play(
     plan: DeploymentPlan, timeline: str, duration: float, **options: Any
 ) -> tuple[LocalRun, list[Event], dict[str, Any]]:
@@ -84,16 +99,8 @@ def play(
         load = scenario.schedules(settings["rate"])
         config = RunConfig(arch=plan.arch, load=load, **settings)
         run = TracedRun(plan, config)
-        fleet = VirtualFleet(run)
-        await run.start(traffic_timers=True)
-        expiring = asyncio.get_running_loop().create_task(expire(run))
-        await run_timeline(scenario, Asgard.of_plan(fleet, plan.instances), fleet, Simian(fleet))
-        await fleet.wait(duration - fleet.now())
-        for host in run.hosts:
-            host.stop_traffic()
-        await run.settle()
-        expiring.cancel()
-        return run, fleet.events, await run.finish()
+        events, result = await play_timeline(run, scenario, duration)
+        return run, events, result
 
     TracedRun.exporter.clear()
     return virtual_time.run(main())

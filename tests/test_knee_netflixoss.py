@@ -20,7 +20,6 @@ more about the seed than about the capacity.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import os
@@ -37,13 +36,10 @@ from nanoservices.outputs.series import write_series
 from nanoservices.plan import DeploymentPlan
 from nanoservices.runtime.local import LocalRun
 from nanoservices.scenario.actions import Scenario
-from nanoservices.scenario.asgard import Asgard
 from nanoservices.scenario.binding import run_scenario, with_running_profiles
 from nanoservices.scenario.events import EventKind
-from nanoservices.scenario.simian import Simian
-from nanoservices.scenario.timeline import run_timeline
 from support import virtual_time
-from test_capacity_runs import VirtualFleet, expire
+from test_capacity_runs import play_timeline
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("nanoservices"))
@@ -158,16 +154,8 @@ def play(out: Path) -> tuple[float, list[EventKind], dict[str, object]]:
             load=scenario.schedules(RATE),
         )
         run = LocalRun(plan, config, clock=virtual_time.clock)
-        fleet = VirtualFleet(run)
-        await run.start(traffic_timers=True)
-        expiring = asyncio.get_running_loop().create_task(expire(run))
-        await run_timeline(scenario, Asgard.of_plan(fleet, plan.instances), fleet, Simian(fleet))
-        await fleet.wait(DURATION - fleet.now())
-        for host in run.hosts:
-            host.stop_traffic()
-        await run.settle()
-        expiring.cancel()
-        return [e.kind for e in fleet.events], await run.finish()
+        events, result = await play_timeline(run, scenario, DURATION)
+        return [e.kind for e in events], result
 
     kinds, result = virtual_time.run(main())
     stats = result.stats
